@@ -1,0 +1,165 @@
+"""The composition root: load config, build probers, start scheduler and server, reload, stop.
+
+A reload validates the new config and builds every prober before anything is swapped, so a bad config keeps
+the last good one running; checks whose config did not change keep their task, cadence and counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from prober.config import AgentConfig, ConfigError, load_config
+from prober.config.models import BasicAuth
+from prober.exporters.log import RunLogger
+from prober.exporters.prometheus import PrometheusExporter
+from prober.loop_monitor import LoopLagMonitor
+from prober.probers import build_prober
+from prober.result import Result
+from prober.scheduler import Job, Scheduler, run_with_attempts
+from prober.server import build_app, start_server
+
+log = logging.getLogger("prober.agent")
+
+WATCH_PERIOD_S = 2.0
+
+
+def build_jobs(config: AgentConfig, path: Path) -> list[Job]:
+    """A job per check of this agent's region; a prober that cannot be built is a ConfigError."""
+    jobs, problems = [], []
+    for index, check in enumerate(config.checks):
+        if check not in config.local_checks():
+            continue
+        try:
+            jobs.append(Job(check, build_prober(check)))
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a CA or key file that does not load
+            problems.append(f"{path}: checks[{index}] ({check.name}): tls: cannot load: {exc}")
+    if problems:
+        raise ConfigError(problems)
+    return jobs
+
+
+def load(path: Path, region: str | None, listen: str | None) -> tuple[AgentConfig, list[Job]]:
+    """Load, validate and build; raise ConfigError naming every problem."""
+    config = load_config(path, region=region, listen=listen)
+    return config, build_jobs(config, path)
+
+
+async def check_once(path: Path, name: str, region: str | None = None) -> tuple[Result, Result]:
+    """Run the named check once, with its attempts, whatever its regions; raise ConfigError or KeyError."""
+    config = load_config(path, region=region)
+    for check in config.checks:
+        if check.name == name:
+            return await run_with_attempts(Job(check, build_prober(check)))
+    raise KeyError(name)
+
+
+def _fingerprint(path: Path) -> bytes:
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return b""
+
+
+class Agent:
+    """One running agent; `run()` returns the process exit code."""
+
+    def __init__(self, path: Path, *, region: str | None = None, listen: str | None = None) -> None:
+        self.path = path
+        self._region_override = region
+        self._listen_override = listen
+        self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._monitor = LoopLagMonitor()
+        self.exporter = PrometheusExporter(lambda: self._monitor.lag_s)
+        self._run_logger = RunLogger(region or "local")
+        self._scheduler: Scheduler | None = None
+        self._config: AgentConfig | None = None
+        self._fingerprint = b""
+        self.runner: web.AppRunner | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._config is not None and self._scheduler is not None and self._scheduler.running
+
+    def _web_auth(self) -> BasicAuth | None:
+        return self._config.agent.web.basic_auth if self._config else None
+
+    async def run(self) -> int:
+        self._fingerprint = _fingerprint(self.path)
+        try:
+            config, jobs = load(self.path, self._region_override, self._listen_override)
+        except ConfigError as exc:
+            log.error("config rejected", extra={"config": str(self.path), "problems": exc.problems})
+            return 2
+        self._monitor.start()
+        self._scheduler = Scheduler([self.exporter, self._run_logger], config.agent.max_concurrent_runs)
+        app = build_app(self.exporter.render, lambda: self.ready, self._web_auth)
+        try:
+            self.runner = await start_server(app, config.agent.listen, config.agent.web.tls)
+        except OSError as exc:
+            log.error("cannot listen", extra={"listen": config.agent.listen, "error": str(exc)})
+            await self._monitor.stop()
+            return 2
+        self._adopt(config, jobs)
+        self.exporter.reload_done(True)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        watcher = asyncio.create_task(self._watch(), name="config-watcher")
+        log.info("agent started", extra={"config": str(self.path), "listen": config.agent.listen,
+                                         "region": config.agent.region, "checks": len(jobs)})
+        await self._stop.wait()
+        log.info("agent stopping: waiting for in-flight runs")
+        watcher.cancel()
+        await self._scheduler.stop()
+        await self._monitor.stop()
+        await self.runner.cleanup()
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("agent stopped")
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def reload(self) -> bool:
+        """Load the config again; swap it in if valid, else keep the last good one. Returns success."""
+        async with self._reload_lock:
+            self._fingerprint = _fingerprint(self.path)
+            try:
+                config, jobs = load(self.path, self._region_override, self._listen_override)
+            except ConfigError as exc:
+                self.exporter.reload_done(False)
+                log.error("config reload rejected; keeping the last good config",
+                          extra={"config": str(self.path), "problems": exc.problems})
+                return False
+            old = self._config
+            if old is not None and (old.agent.listen, old.agent.web.tls, old.agent.max_concurrent_runs) != (
+                config.agent.listen, config.agent.web.tls, config.agent.max_concurrent_runs
+            ):
+                log.warning("agent.listen, agent.web.tls and agent.max_concurrent_runs apply after a restart")
+            self._adopt(config, jobs)
+            self.exporter.reload_done(True)
+            log.info("config reloaded", extra={"config": str(self.path), "checks": len(jobs)})
+            return True
+
+    def _adopt(self, config: AgentConfig, jobs: list[Job]) -> None:
+        assert self._scheduler is not None
+        self._config = config
+        self._run_logger.region = config.agent.region
+        self.exporter.configure(config.agent.region, config.agent.labels, [job.check for job in jobs])
+        self._scheduler.apply(jobs)
+
+    async def _watch(self) -> None:
+        """Reload when the file's content changes (polling: works on every filesystem and ConfigMap)."""
+        while True:
+            await asyncio.sleep(WATCH_PERIOD_S)
+            if _fingerprint(self.path) != self._fingerprint:
+                await self.reload()

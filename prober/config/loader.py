@@ -1,0 +1,194 @@
+"""load_config(path): read agent.yaml, substitute ${VAR}, apply defaults and overrides, validate once.
+
+The only place that reads the config file or the environment; what it returns is frozen and complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prober.config.errors import ConfigError
+from prober.config.models import AgentConfig, Defaults
+from prober.config.units import parse_duration
+
+_VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_CHECK_KEYS_FROM_DEFAULTS = ("interval", "timeout", "attempts")
+
+Loc = tuple[str | int, ...]
+
+
+class _AgentEnv(BaseModel):
+    region: str | None = None
+    listen: str | None = None
+
+
+class EnvOverrides(BaseSettings):
+    """`PROBER_AGENT__REGION` and `PROBER_AGENT__LISTEN` override the file (pydantic-settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="PROBER_", env_nested_delimiter="__", extra="ignore")
+    agent: _AgentEnv = _AgentEnv()
+
+
+def load_config(path: Path, *, region: str | None = None, listen: str | None = None) -> AgentConfig:
+    """Load and validate `path`; precedence is file < environment < the `region`/`listen` arguments.
+
+    Raises ConfigError listing every problem found; never returns a partly valid config.
+    """
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.__class__.__name__}: {exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([f"{name}: {where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{name}: expected a mapping with agent, defaults and checks (got {type(raw).__name__})"])
+
+    problems: list[str] = []
+    secret_locs: set[Loc] = set()
+    data = _substitute(raw, (), problems, secret_locs, name, raw)
+    assert isinstance(data, dict)
+    _apply_defaults(data)
+    _apply_overrides(data, region, listen)
+    try:
+        config = AgentConfig.model_validate(data, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        problems += [
+            _describe(name, raw, err["loc"], err["msg"], err["type"], err.get("input"), secret_locs)
+            for err in exc.errors()
+        ]
+    problems += _cross_check(name, data)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _substitute(node: Any, loc: Loc, problems: list[str], secret_locs: set[Loc], name: str, raw: Any) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string; `$$` is a literal `$`."""
+    if isinstance(node, dict):
+        return {k: _substitute(v, (*loc, k), problems, secret_locs, name, raw) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, (*loc, i), problems, secret_locs, name, raw) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "$" not in node:
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        var, default = match.group(1), match.group(2)
+        value = os.environ.get(var, default)
+        if value is None:
+            problems.append(_where(name, raw, loc) + f"environment variable {var} is not set (used as ${{{var}}})")
+            return ""
+        secret_locs.add(loc)
+        return value
+
+    return _VAR_RE.sub(replace, node)
+
+
+def _apply_defaults(data: dict[str, Any]) -> None:
+    defaults = data.get("defaults")
+    checks = data.get("checks")
+    if not isinstance(checks, list):
+        return
+    base = Defaults().model_dump(mode="json")
+    if isinstance(defaults, Mapping):
+        base.update({k: v for k, v in defaults.items() if k in _CHECK_KEYS_FROM_DEFAULTS})
+    for check in checks:
+        if isinstance(check, dict):
+            for key in _CHECK_KEYS_FROM_DEFAULTS:
+                check.setdefault(key, base[key])
+
+
+def _apply_overrides(data: dict[str, Any], region: str | None, listen: str | None) -> None:
+    agent = data.setdefault("agent", {})
+    if not isinstance(agent, dict):
+        return
+    env = EnvOverrides().agent
+    overrides = (("region", env.region), ("listen", env.listen), ("region", region), ("listen", listen))
+    for key, value in overrides:
+        if value is not None:
+            agent[key] = value
+
+
+def _check_label(raw: Any, index: int) -> str:
+    checks = raw.get("checks") if isinstance(raw, dict) else None
+    if isinstance(checks, list) and index < len(checks) and isinstance(checks[index], dict):
+        check_name = checks[index].get("name")
+        if isinstance(check_name, str):
+            return f"checks[{index}] ({check_name})"
+    return f"checks[{index}]"
+
+
+def _where(name: str, raw: Any, loc: Loc) -> str:
+    """`agent.yaml: checks[2] (shop_login): expect.status[0]: ` for a location in the document."""
+    if len(loc) >= 2 and loc[0] == "checks" and isinstance(loc[1], int):
+        head, rest = _check_label(raw, loc[1]), loc[2:]
+    else:
+        head, rest = "", loc
+    field = ""
+    for part in rest:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    parts = [p for p in (head, field) if p]
+    return f"{name}: " + "".join(f"{p}: " for p in parts)
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def _describe(
+    name: str, raw: Any, loc: Loc, msg: str, kind: str, value: object, secret_locs: set[Loc]
+) -> str:
+    loc = tuple(part for part in loc if part not in ("function-after[_resolve_file(), str]",))
+    text = _MESSAGES.get(kind, msg.removeprefix("Value error, "))
+    if kind not in _MESSAGES and "(got " not in text:
+        shown = "<hidden: from ${VAR}>" if any(loc[: len(s)] == s for s in secret_locs) else repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        text += f" (got {shown})"
+    if kind == "extra_forbidden" and loc:
+        *parent, key = loc
+        return _where(name, raw, tuple(parent)) + f"unknown key {key!r}"
+    return _where(name, raw, loc) + text
+
+
+def _cross_check(name: str, data: dict[str, Any]) -> list[str]:
+    """Rules across fields and checks, on the raw data so they are reported with every other problem."""
+    checks = data.get("checks")
+    if not isinstance(checks, list):
+        return []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, check in enumerate(checks):
+        if not isinstance(check, dict):
+            continue
+        where = _where(name, data, ("checks", index))
+        check_name = check.get("name")
+        if isinstance(check_name, str):
+            if check_name in seen:
+                problems.append(where + f"name: duplicate check name (first used by checks[{seen[check_name]}])")
+            seen.setdefault(check_name, index)
+        try:
+            timeout, interval = parse_duration(check.get("timeout")), parse_duration(check.get("interval"))
+        except ValueError:
+            continue  # reported by validation
+        if timeout > interval:
+            problems.append(where + f"timeout: must not be longer than the interval ({timeout:g}s > {interval:g}s)")
+    return problems

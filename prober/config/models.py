@@ -1,0 +1,243 @@
+"""The shape of agent.yaml: frozen pydantic models, unknown keys rejected, durations in Prometheus style."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from yarl import URL
+
+from prober.config.jsonpath import parse_path
+from prober.config.units import ByteSize, Duration
+
+LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+RESERVED_LABELS = frozenset({"check", "region", "reason", "phase", "step", "le", "job", "instance", "quantile"})
+MAX_STATIC_LABELS = 8
+
+
+
+def _bounded_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", value):
+        raise ValueError(f"expected 1-63 characters of letters, digits, '_', '.', '-' (got {value!r})")
+    return value
+
+
+CheckName = Annotated[str, AfterValidator(_bounded_name)]
+RegionName = Annotated[str, AfterValidator(_bounded_name)]
+LabelValue = Annotated[str, StringConstraints(max_length=128)]
+
+
+def _resolve_file(value: str, info: ValidationInfo) -> Path:
+    """Resolve a path relative to agent.yaml's folder and require that the file exists."""
+    base = (info.context or {}).get("base_dir", Path.cwd())
+    path = (Path(base) / value).resolve()
+    if not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+FilePath = Annotated[str, AfterValidator(_resolve_file)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BasicAuth(Frozen):
+    """Credentials; `password` usually comes from `${VAR}`, `password_hash` is bcrypt (server side only)."""
+
+    username: str = Field(min_length=1)
+    password: str | None = None
+    password_hash: str | None = None
+
+
+class ServerTls(Frozen):
+    cert_file: FilePath
+    key_file: FilePath
+
+
+class WebConfig(Frozen):
+    """Protection of the agent's own endpoints (/metrics, /healthz, /readyz)."""
+
+    basic_auth: BasicAuth | None = None
+    tls: ServerTls | None = None
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _one_password(cls, value: BasicAuth | None) -> BasicAuth | None:
+        if value is not None and (value.password is None) == (value.password_hash is None):
+            raise ValueError("set exactly one of password (e.g. '${PROBER_WEB_PASSWORD}') or password_hash (bcrypt)")
+        return value
+
+
+class AgentSection(Frozen):
+    region: RegionName = "local"
+    listen: str = "127.0.0.1:9470"
+    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
+    web: WebConfig = Field(default_factory=WebConfig)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected host:port such as '127.0.0.1:9470' (got {value!r})")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_STATIC_LABELS:
+            raise ValueError(f"at most {MAX_STATIC_LABELS} static labels (got {len(value)})")
+        for name in value:
+            if not re.match(LABEL_NAME_RE, name) or name.startswith("__"):
+                raise ValueError(f"label name {name!r} is not a valid Prometheus label name")
+            if name in RESERVED_LABELS:
+                raise ValueError(f"label name {name!r} is reserved for prober's own labels")
+        return value
+
+
+class Defaults(Frozen):
+    """Values every check inherits unless it sets its own."""
+
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    attempts: int = Field(default=1, ge=1, le=10)
+
+
+class LatencySlo(Frozen):
+    threshold: Duration = Field(gt=0)
+    target: float = Field(gt=0, lt=100)
+
+
+class Slo(Frozen):
+    """Objectives of one check: used for histogram buckets now, for generated rules later."""
+
+    availability: float | None = Field(default=None, gt=0, lt=100)
+    latency: LatencySlo | None = None
+    window: Duration = 28 * 86400.0
+
+
+
+
+def _status_pattern(value: str) -> str:
+    if not re.fullmatch(r"[1-5]xx|[1-5][0-9][0-9]", value):
+        raise ValueError(f"expected a status code such as 200 or a class such as 2xx (got {value!r})")
+    return value
+
+
+StatusPattern = Annotated[str, AfterValidator(_status_pattern)]
+JsonScalar = str | int | float | bool | None
+
+
+class HttpExpect(Frozen):
+    """What a good answer looks like; the first expectation that fails names the run's reason."""
+
+    status: list[StatusPattern] = Field(default_factory=lambda: ["2xx"], min_length=1)
+    body_contains: list[str] = Field(default_factory=list)
+    body_not_contains: list[str] = Field(default_factory=list)
+    body_regex: list[re.Pattern[str]] = Field(default_factory=list)
+    body_not_regex: list[re.Pattern[str]] = Field(default_factory=list)
+    json_: dict[str, JsonScalar] = Field(default_factory=dict, alias="json")
+    headers: dict[str, re.Pattern[str]] = Field(default_factory=dict)
+    max_duration: Duration | None = None
+    cert_min_days: float | None = Field(default=None, ge=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_as_text(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @field_validator("json_")
+    @classmethod
+    def _json_paths(cls, value: dict[str, JsonScalar]) -> dict[str, JsonScalar]:
+        for path in value:
+            parse_path(path)
+        return value
+
+
+class HttpTls(Frozen):
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    insecure: bool = False
+    server_name: str | None = None
+
+
+class HttpCheck(Frozen):
+    """One HTTP request per attempt on a fresh connection, checked against `expect`."""
+
+    name: CheckName
+    type: Literal["http"]
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect: HttpExpect = Field(default_factory=HttpExpect)
+    tls: HttpTls = Field(default_factory=HttpTls)
+    ip_family: Literal["auto", "ip4", "ip6"] = "auto"
+    follow_redirects: bool = True
+    max_redirects: int = Field(default=10, ge=0, le=30)
+    max_body_bytes: ByteSize = Field(default=1 << 20, ge=0, le=1 << 30)
+    proxy: str | None = None
+    basic_auth: BasicAuth | None = None
+    bearer_token: str | None = None
+    interval: Duration = Field(gt=0)
+    timeout: Duration = Field(gt=0)
+    attempts: int = Field(ge=1, le=10)
+    slo: Slo | None = None
+    regions: list[RegionName] | None = Field(default=None, min_length=1)
+
+    @field_validator("url", "proxy")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = URL(value)
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if url.scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be http or https (got {value!r})")
+        if not url.host:
+            raise ValueError(f"URL has no host (got {value!r})")
+        return value
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _client_password(cls, value: BasicAuth | None) -> BasicAuth | None:
+        if value is not None and (value.password is None or value.password_hash is not None):
+            raise ValueError("a check's basic_auth needs password (e.g. '${SHOP_PASSWORD}'), not password_hash")
+        return value
+
+
+Check = HttpCheck
+"""Every check type; becomes a discriminated union on `type` as types are added."""
+
+
+class AgentConfig(Frozen):
+    """A whole agent.yaml, validated. `checks` holds every check, including those for other regions."""
+
+    agent: AgentSection = Field(default_factory=AgentSection)
+    defaults: Defaults = Field(default_factory=Defaults)
+    checks: list[Check] = Field(default_factory=list)
+
+    def local_checks(self) -> list[Check]:
+        """The checks this agent runs: those without `regions`, or listing this agent's region."""
+        region = self.agent.region
+        return [c for c in self.checks if c.regions is None or region in c.regions]

@@ -1,0 +1,45 @@
+"""A fixed-bucket histogram that the exporter owns: observe is a bisect and an increment."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+CHECK_DURATION_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+PHASE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SCHEDULE_LAG_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0)
+
+
+def buckets_with(base: Iterable[float], extra: Iterable[float | None]) -> tuple[float, ...]:
+    """`base` plus every given extra bound (an SLO threshold, a max_duration), sorted and unique."""
+    return tuple(sorted({*base, *(e for e in extra if e is not None and e > 0)}))
+
+
+class Histogram:
+    """Counts per upper bound (`le`, inclusive) plus +Inf, and the sum of observed values."""
+
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.total += value
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(upper bound, count of values <= bound) pairs, ending with (+Inf, count of all)."""
+        out, running = [], 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            running += count
+            out.append((bound, running))
+        return out
+
+
+def format_le(bound: float) -> str:
+    """The `le` label value of a bucket bound, spelled as prometheus_client spells it (`0.5`, `1.0`, `+Inf`)."""
+    if bound == float("inf"):
+        return "+Inf"
+    return repr(float(bound))

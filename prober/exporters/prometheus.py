@@ -1,0 +1,220 @@
+"""Prometheus exporter: the agent's own counters, histograms and gauges, exported by a Collector.
+
+It keeps state per check name, so a reload that keeps a check keeps its cumulative counters; only a check
+removed from the config loses its series. Every metric and its HELP text is listed in
+tests/golden/metrics.txt: change both together.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import choose_encoder
+
+from prober import __version__
+from prober.config.models import Check
+from prober.exporters.histogram import (
+    CHECK_DURATION_BUCKETS_S,
+    PHASE_BUCKETS_S,
+    SCHEDULE_LAG_BUCKETS_S,
+    Histogram,
+    buckets_with,
+    format_le,
+)
+from prober.result import Phase, Reason, Result
+
+BLACKBOX_PHASES = {
+    Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls", Phase.TTFB: "processing",
+    Phase.TRANSFER: "transfer",
+}
+"""Our phase names -> blackbox_exporter's `probe_http_duration_seconds{phase}` names."""
+
+
+def duration_buckets(check: Check) -> tuple[float, ...]:
+    """The duration buckets of a check: the defaults plus its SLO latency threshold and max_duration."""
+    threshold = check.slo.latency.threshold if check.slo and check.slo.latency else None
+    return buckets_with(CHECK_DURATION_BUCKETS_S, (threshold, check.expect.max_duration))
+
+
+@dataclass
+class _CheckSeries:
+    duration: Histogram
+    runs: int = 0
+    attempts: int = 0
+    skipped: int = 0
+    failures: dict[Reason, int] = field(default_factory=dict)
+    first_attempt_failures: dict[Reason, int] = field(default_factory=dict)
+    phases: dict[Phase, Histogram] = field(default_factory=dict)
+    last: Result | None = None
+
+
+class PrometheusExporter:
+    """A RunObserver that keeps what runs found, and a prometheus_client Collector that exports it."""
+
+    def __init__(self, loop_lag_s: Callable[[], float]) -> None:
+        self._loop_lag_s = loop_lag_s
+        self._series: dict[str, _CheckSeries] = {}
+        self._label_names: list[str] = ["region"]
+        self._label_values: list[str] = ["local"]
+        self._schedule_lag = Histogram(SCHEDULE_LAG_BUCKETS_S)
+        self._in_flight = 0
+        self._reload_ok = 0.0
+        self._reload_success_ts = 0.0
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(self)
+
+    # configuration -------------------------------------------------------------------------------------
+    def configure(self, region: str, static_labels: Mapping[str, str], checks: list[Check]) -> None:
+        """Adopt a newly loaded config: labels, buckets, and the set of checks that have series."""
+        self._label_names = ["region", *sorted(static_labels)]
+        self._label_values = [region, *(static_labels[k] for k in sorted(static_labels))]
+        wanted = {check.name: check for check in checks}
+        for name in list(self._series):
+            if name not in wanted:
+                del self._series[name]
+        for name, check in wanted.items():
+            bounds = duration_buckets(check)
+            series = self._series.get(name)
+            if series is None:
+                self._series[name] = _CheckSeries(duration=Histogram(bounds))
+            elif series.duration.bounds != bounds:
+                series.duration = Histogram(bounds)  # new buckets cannot inherit old counts
+
+    def reload_done(self, ok: bool) -> None:
+        self._reload_ok = 1.0 if ok else 0.0
+        if ok:
+            self._reload_success_ts = time.time()
+
+    # RunObserver ---------------------------------------------------------------------------------------
+    def run_started(self, check: str, lag_s: float) -> None:
+        self._in_flight += 1
+        self._schedule_lag.observe(max(lag_s, 0.0))
+
+    def run_finished(self, result: Result, first_attempt: Result) -> None:
+        self._in_flight -= 1
+        series = self._series.get(result.check)
+        if series is None:  # the check was removed while this run was in flight
+            return
+        series.runs += 1
+        series.attempts += result.attempts
+        if not result.ok:
+            series.failures[result.reason] = series.failures.get(result.reason, 0) + 1
+        if not first_attempt.ok:
+            reason = first_attempt.reason
+            series.first_attempt_failures[reason] = series.first_attempt_failures.get(reason, 0) + 1
+        series.duration.observe(result.duration_s)
+        for phase, seconds in result.phases.items():
+            histogram = series.phases.get(phase)
+            if histogram is None:
+                histogram = series.phases[phase] = Histogram(PHASE_BUCKETS_S)
+            histogram.observe(seconds)
+        series.last = result
+
+    def run_skipped(self, check: str, slots: int) -> None:
+        series = self._series.get(check)
+        if series is not None:
+            series.skipped += slots
+
+    # exposition ----------------------------------------------------------------------------------------
+    def render(self, accept: str | None) -> tuple[bytes, str]:
+        """The exposition body and its content type, OpenMetrics when the scraper asks for it."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self._registry), content_type
+
+    def collect(self) -> Iterator[Metric]:
+        base_names, base = self._label_names, self._label_values
+        names = ["check", *base_names]
+
+        def counter(name: str, doc: str, extra: tuple[str, ...] = ()) -> CounterMetricFamily:
+            return CounterMetricFamily(name, doc, labels=[*names, *extra])
+
+        def gauge(name: str, doc: str, extra: tuple[str, ...] = (), agent: bool = False) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, doc, labels=[*(base_names if agent else names), *extra])
+
+        runs = counter("prober_check_runs_total",
+                       "Finished runs of the check, each counted once after its attempts. Cumulative.")
+        failures = counter("prober_check_failures_total",
+                           "Finished runs of the check that failed, by reason of the final attempt. Cumulative.",
+                           ("reason",))
+        first_failures = counter("prober_check_first_attempt_failures_total",
+                                 "Runs whose first attempt failed, by its reason, even if a retry passed.",
+                                 ("reason",))
+        attempts = counter("prober_check_attempts_total", "Attempts made by the check, every retry counted.")
+        skipped = counter("prober_check_skipped_total",
+                          "Scheduled runs that did not happen: the previous run was still going or the agent "
+                          "fell behind. Never caught up later.")
+        duration = HistogramMetricFamily("prober_check_duration_seconds",
+                                         "Duration of finished runs (the final attempt), in seconds.", labels=names)
+        phase_hist = HistogramMetricFamily("prober_http_phase_duration_seconds",
+                                           "Duration of each HTTP phase that happened, summed over redirects, "
+                                           "in seconds.", labels=[*names, "phase"])
+        success = gauge("probe_success", "Whether the last finished run of the check succeeded (1) or not (0).")
+        probe_duration = gauge("probe_duration_seconds", "Duration of the last finished run of the check, in seconds.")
+        status_code = gauge("probe_http_status_code", "HTTP status code of the last run's final response (0: none).")
+        bb_phases = gauge("probe_http_duration_seconds",
+                          "Duration of each HTTP phase of the last run, in seconds (blackbox_exporter names).",
+                          ("phase",))
+        cert_expiry = gauge("probe_ssl_earliest_cert_expiry",
+                            "Expiry of the leaf TLS certificate seen by the last TLS run, as a unix timestamp.")
+        for name, series in self._series.items():
+            labels = [name, *base]
+            runs.add_metric(labels, series.runs)
+            attempts.add_metric(labels, series.attempts)
+            skipped.add_metric(labels, series.skipped)
+            for reason, count in series.failures.items():
+                failures.add_metric([*labels, reason.value], count)
+            for reason, count in series.first_attempt_failures.items():
+                first_failures.add_metric([*labels, reason.value], count)
+            duration.add_metric(labels, _buckets(series.duration), series.duration.total)
+            for phase, histogram in series.phases.items():
+                phase_hist.add_metric([*labels, phase.value], _buckets(histogram), histogram.total)
+            last = series.last
+            if last is None:
+                continue
+            success.add_metric(labels, 1.0 if last.ok else 0.0)
+            probe_duration.add_metric(labels, last.duration_s)
+            status_code.add_metric(labels, float(last.status_code or 0))
+            for phase, seconds in last.phases.items():
+                bb_phases.add_metric([*labels, BLACKBOX_PHASES[phase]], seconds)
+            if last.cert_not_after is not None:
+                cert_expiry.add_metric(labels, last.cert_not_after)
+        yield from (runs, failures, first_failures, attempts, skipped, duration, phase_hist,
+                    success, probe_duration, status_code, bb_phases, cert_expiry)
+
+        lag = HistogramMetricFamily("prober_schedule_lag_seconds",
+                                    "Delay between a run's scheduled time and its start, in seconds.",
+                                    labels=base_names)
+        lag.add_metric(base, _buckets(self._schedule_lag), self._schedule_lag.total)
+        yield lag
+        for metric_name, doc, value in (
+            ("prober_event_loop_lag_seconds", "How late the event loop woke a timer at the last measurement, "
+                                              "in seconds.", self._loop_lag_s()),
+            ("prober_runs_in_flight", "Runs in progress now.", float(self._in_flight)),
+            ("prober_checks_configured", "Checks this agent runs in its region under the loaded config.",
+             float(len(self._series))),
+            ("prober_config_last_reload_successful", "Whether the last config load or reload succeeded (1) or "
+                                                     "not (0).", self._reload_ok),
+            ("prober_config_last_reload_success_timestamp_seconds", "Unix time of the last successful config "
+                                                                    "load or reload.", self._reload_success_ts),
+        ):
+            metric = gauge(metric_name, doc, agent=True)
+            metric.add_metric(base, value)
+            yield metric
+        info = gauge("prober_build_info", "Always 1; labelled with the agent's version and Python version.",
+                     ("version", "python_version"), agent=True)
+        info.add_metric([*base, __version__, platform.python_version()], 1.0)
+        yield info
+
+
+def _buckets(histogram: Histogram) -> list[tuple[str, float]]:
+    return [(format_le(bound), float(count)) for bound, count in histogram.cumulative()]

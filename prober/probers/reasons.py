@@ -1,0 +1,47 @@
+"""classify(exc) -> Reason: the one place where an exception raised by a probe becomes a bounded reason."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+
+import aiohttp
+from aiohttp import http_exceptions
+
+from prober.result import Reason
+
+
+def classify(exc: BaseException) -> Reason:
+    """Map an exception seen while probing to the reason it stands for; unknown ones are `internal`."""
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return Reason.TIMEOUT
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return Reason.TOO_MANY_REDIRECTS
+    if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
+        return Reason.DNS
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror):
+        return Reason.DNS
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return Reason.TLS
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientProxyConnectionError):
+        return Reason.CONNECT
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError
+        | aiohttp.ClientPayloadError
+        | aiohttp.ClientResponseError
+        | aiohttp.ClientOSError
+        | http_exceptions.HttpProcessingError
+        | aiohttp.InvalidURL
+        | ConnectionError
+        | UnicodeError,
+    ):
+        return Reason.PROTOCOL
+    return Reason.INTERNAL
+
+
+def describe(exc: BaseException) -> str:
+    """A short human description of `exc` for the run's detail (a log field, never a label)."""
+    text = str(exc).strip()
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__

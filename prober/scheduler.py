@@ -1,0 +1,171 @@
+"""The scheduler: when each check runs, how many run at once, how long a run may take, and its attempts.
+
+One task per check. The first run of a check lands at a fixed offset within its interval, derived from its
+name and the wall clock, so 1,000 checks never fire together and a restarted agent resumes the same cadence
+instead of firing everything at once. A check never overlaps itself; slots it misses (a run still going, a
+stalled event loop) are counted as skipped and never caught up in a burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_exponential
+
+from prober.config.models import Check
+from prober.probers.base import Prober
+from prober.result import Reason, Result, cap_detail
+
+log = logging.getLogger("prober.scheduler")
+
+BACKSTOP_GRACE_S = 1.0
+"""How long past its timeout a prober may overrun before the scheduler gives up on it (a prober bug)."""
+
+
+class RunObserver(Protocol):
+    """What the scheduler reports; exporters implement it."""
+
+    def run_started(self, check: str, lag_s: float) -> None: ...
+
+    def run_finished(self, result: Result, first_attempt: Result) -> None: ...
+
+    def run_skipped(self, check: str, slots: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """A check with the prober built for it; the unit the scheduler runs."""
+
+    check: Check
+    prober: Prober
+
+
+def first_offset_s(name: str, interval_s: float) -> float:
+    """A stable offset of `name` within its interval (the same in every process, region and restart)."""
+    return (zlib.crc32(name.encode()) % max(1, round(interval_s * 1000))) / 1000
+
+
+async def attempt(job: Job) -> Result:
+    """One attempt; a prober that raises or overruns its timeout yields `internal`, never an exception."""
+    started_at, start = time.time(), time.perf_counter()
+    try:
+        async with asyncio.timeout(job.check.timeout + BACKSTOP_GRACE_S):
+            return await job.prober.probe()
+    except TimeoutError:
+        detail = f"prober overran its {job.check.timeout:g}s timeout by {BACKSTOP_GRACE_S:g}s"
+    except Exception as exc:
+        log.exception("prober raised", extra={"check": job.check.name})
+        detail = f"prober raised {exc.__class__.__name__}"
+    return Result(check=job.check.name, ok=False, reason=Reason.INTERNAL, duration_s=time.perf_counter() - start,
+                  started_at=started_at, detail=cap_detail(detail))
+
+
+async def run_with_attempts(job: Job) -> tuple[Result, Result]:
+    """Run up to `attempts` tries with a short backoff; return (final result, first attempt's result).
+
+    Each try is a whole attempt on a fresh connection, bounded by the check's timeout.
+    """
+    results: list[Result] = []
+
+    async def one() -> Result:
+        result = await attempt(job)
+        results.append(result)
+        return result
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(job.check.attempts),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        retry=retry_if_result(lambda result: not result.ok),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        reraise=True,
+    )
+    final: Result = await retrying(one)
+    return final.with_attempts(len(results)), results[0]
+
+
+class Scheduler:
+    """Runs jobs on their cadence under a global concurrency bound; `apply` swaps jobs in place."""
+
+    def __init__(self, observers: Sequence[RunObserver], max_concurrent_runs: int) -> None:
+        self._observers = observers
+        self._slots = asyncio.Semaphore(max_concurrent_runs)
+        self._tasks: dict[str, tuple[Job, asyncio.Event, asyncio.Task[None]]] = {}
+        self.running = False
+
+    def apply(self, jobs: Sequence[Job]) -> list[asyncio.Task[None]]:
+        """Start new jobs and replace changed ones; unchanged checks keep their task and cadence.
+
+        Returns the tasks of stopped jobs: each ends once its in-flight run (if any) has finished.
+        """
+        self.running = True
+        wanted = {job.check.name: job for job in jobs}
+        ending: list[asyncio.Task[None]] = []
+        for name in list(self._tasks):
+            old_job, stop, task = self._tasks[name]
+            new_job = wanted.get(name)
+            if new_job is None or new_job.check != old_job.check:
+                stop.set()
+                ending.append(task)
+                del self._tasks[name]
+        for name, job in wanted.items():
+            if name not in self._tasks:
+                stop = asyncio.Event()
+                task = asyncio.create_task(self._run_forever(job, stop), name=f"check:{name}")
+                self._tasks[name] = (job, stop, task)
+        return ending
+
+    async def stop(self) -> None:
+        """Stop scheduling; wait for in-flight runs, each bounded by its own timeout."""
+        self.running = False
+        ending = self.apply([])
+        self.running = False
+        if ending:
+            await asyncio.gather(*ending, return_exceptions=True)
+
+    async def _run_forever(self, job: Job, stop: asyncio.Event) -> None:
+        name, interval = job.check.name, job.check.interval
+        offset = first_offset_s(name, interval)
+        wall = time.time()
+        next_wall = math.floor((wall - offset) / interval) * interval + offset + interval
+        due = time.monotonic() + (next_wall - wall)
+        while not stop.is_set():
+            delay = due - time.monotonic()
+            if delay > 0:
+                try:
+                    async with asyncio.timeout(delay):
+                        await stop.wait()
+                    return
+                except TimeoutError:
+                    pass
+            lag = time.monotonic() - due
+            if lag >= interval:  # the loop stalled past whole slots: skip them, never catch up in a burst
+                missed = math.floor(lag / interval)
+                self._skipped(name, missed)
+                due += missed * interval
+            await self._run_once(job, due)
+            due += interval
+            late = time.monotonic() - due
+            if late >= 0:  # the run overran one or more slots: a check never overlaps itself
+                missed = math.floor(late / interval) + 1
+                self._skipped(name, missed)
+                due += missed * interval
+
+    async def _run_once(self, job: Job, due: float) -> None:
+        async with self._slots:
+            lag_s = time.monotonic() - due  # includes any wait for a concurrency slot
+            for observer in self._observers:
+                observer.run_started(job.check.name, lag_s)
+            final, first = await run_with_attempts(job)
+        for observer in self._observers:
+            observer.run_finished(final, first)
+
+    def _skipped(self, name: str, slots: int) -> None:
+        for observer in self._observers:
+            observer.run_skipped(name, slots)

@@ -1,0 +1,124 @@
+"""The agent's HTTP endpoints: /metrics, /healthz, /readyz, optionally behind basic auth and TLS.
+
+There is deliberately no endpoint that probes a target on request: the agent probes only what its config says.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ssl
+from collections.abc import Awaitable, Callable
+
+import bcrypt
+from aiohttp import web
+
+from prober.config.models import BasicAuth, ServerTls
+
+MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_VERIFIED_CACHE_MAX = 16
+
+_INDEX = """<!doctype html><html><head><meta charset="utf-8"><title>prober</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; margin: 2em"><h1>prober</h1>
+<ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li>
+<li><a href="readyz">/readyz</a></li></ul></body></html>"""
+
+
+class BasicAuthGuard:
+    """Checks `Authorization: Basic` against the configured user; bcrypt results are cached (bounded)."""
+
+    def __init__(self, auth: Callable[[], BasicAuth | None]) -> None:
+        self._auth = auth
+        self._verified: dict[bytes, None] = {}
+
+    def allows(self, header: str | None) -> bool:
+        auth = self._auth()
+        if auth is None:
+            return True
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:], validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        if not hmac.compare_digest(user.encode(), auth.username.encode()):
+            return False
+        if auth.password is not None:
+            return hmac.compare_digest(password.encode(), auth.password.encode())
+        assert auth.password_hash is not None
+        key = hashlib.sha256(f"{auth.password_hash}\0{password}".encode()).digest()
+        if key in self._verified:
+            return True
+        try:
+            ok = bcrypt.checkpw(password.encode(), auth.password_hash.encode())
+        except ValueError:
+            return False
+        if ok:
+            if len(self._verified) >= _VERIFIED_CACHE_MAX:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[key] = None
+        return ok
+
+
+def build_app(
+    metrics: MetricsRenderer, ready: Callable[[], bool], auth: Callable[[], BasicAuth | None]
+) -> web.Application:
+    """The endpoints app; `ready` says whether config is loaded and the scheduler running."""
+    guard = BasicAuthGuard(auth)
+
+    @web.middleware
+    async def require_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not guard.allows(request.headers.get("Authorization")):
+            return web.Response(status=401, text="unauthorized\n",
+                                headers={"WWW-Authenticate": 'Basic realm="prober"'})
+        return await handler(request)
+
+    async def metrics_handler(request: web.Request) -> web.Response:
+        body, content_type = metrics(request.headers.get("Accept"))
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def readyz(_request: web.Request) -> web.Response:
+        if ready():
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="not ready\n")
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(text=_INDEX, content_type="text/html")
+
+    app = web.Application(middlewares=[require_auth])
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/", index)
+    return app
+
+
+async def start_server(app: web.Application, listen: str, tls: ServerTls | None) -> web.AppRunner:
+    """Serve `app` on `listen` (host:port); the caller cleans the returned runner up on stop."""
+    host, _, port = listen.rpartition(":")
+    ssl_context = None
+    if tls is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(tls.cert_file, tls.key_file)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host.strip("[]") or None, int(port), ssl_context=ssl_context)
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (useful with `:0`)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("server has no TCP address")
