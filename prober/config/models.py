@@ -37,13 +37,13 @@ RegionName = Annotated[str, AfterValidator(_bounded_name)]
 LabelValue = Annotated[str, StringConstraints(max_length=128)]
 
 
-def _resolve_file(value: str, info: ValidationInfo) -> Path:
+def _resolve_file(value: str, info: ValidationInfo) -> str:
     """Resolve a path relative to agent.yaml's folder and require that the file exists."""
     base = (info.context or {}).get("base_dir", Path.cwd())
     path = (Path(base) / value).resolve()
     if not path.is_file():
         raise ValueError(f"file not found: {path}")
-    return path
+    return str(path)
 
 
 FilePath = Annotated[str, AfterValidator(_resolve_file)]

@@ -1,0 +1,139 @@
+"""Config loading: every rejection has its own invalid file, and each error names file, check and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prober.config import ConfigError, load_config
+from prober.config.units import format_duration, parse_duration, parse_size
+
+CONFIG_DIR = Path(__file__).parent / "config"
+INVALID = sorted(CONFIG_DIR.glob("invalid-*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <message>'"
+    return first.removeprefix("# expect: ")
+
+
+def test_there_is_an_invalid_file_per_rejection() -> None:
+    assert len(INVALID) >= 20
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_config_names_file_check_and_field(path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = caught.value.problems
+    assert any(p.startswith(f"{path}: ") and _expected(path) in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "checks:\n"
+        "  - {name: a, type: http, url: 'ftp://x/'}\n"
+        "  - {name: a, type: http, url: 'http://x/', interval: 5q}\n"
+        "  - {name: c, type: http, url: 'http://x/', timeout: 1m}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert "checks[0] (a): url: scheme must be http or https" in text
+    assert "checks[1] (a): interval: expected a duration" in text
+    assert "checks[1] (a): name: duplicate check name" in text
+    assert "checks[2] (c): timeout: must not be longer than the interval (60s > 30s)" in text
+
+
+def test_defaults_apply_and_checks_override_them(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "defaults: {interval: 1m, timeout: 3s, attempts: 2}\n"
+        "checks:\n"
+        "  - {name: a, type: http, url: 'http://127.0.0.1/'}\n"
+        "  - {name: b, type: http, url: 'http://127.0.0.1/', interval: 500ms, timeout: 250ms}\n"
+    )
+    a, b = load_config(path).checks
+    assert (a.interval, a.timeout, a.attempts) == (60.0, 3.0, 2)
+    assert (b.interval, b.timeout, b.attempts) == (0.5, 0.25, 2)
+
+
+def test_env_substitution_and_secret_never_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROBER_TEST_TOKEN", "s3cret-token")
+    monkeypatch.setenv("PROBER_TEST_METHOD", "s3cret-method")
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "checks:\n"
+        "  - {name: a, type: http, url: 'http://127.0.0.1/', headers: {Authorization: 'Bearer ${PROBER_TEST_TOKEN}'},"
+        " body: '$${literal} ${PROBER_TEST_UNSET:-fallback}'}\n"
+        "  - {name: b, type: http, url: 'http://127.0.0.1/', method: '${PROBER_TEST_METHOD}'}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "s3cret" not in str(caught.value)
+    assert "checks[1] (b): method:" in str(caught.value)
+    assert "<hidden: from ${VAR}>" in str(caught.value)
+    path.write_text(path.read_text().replace("'${PROBER_TEST_METHOD}'", "POST"))
+    a = load_config(path).checks[0]
+    assert a.headers["Authorization"] == "Bearer s3cret-token"
+    assert a.body == "${literal} fallback"
+
+
+def test_region_precedence_file_env_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("agent: {region: from-file, listen: '127.0.0.1:1'}\n")
+    assert load_config(path).agent.region == "from-file"
+    monkeypatch.setenv("PROBER_AGENT__REGION", "from-env")
+    assert load_config(path).agent.region == "from-env"
+    config = load_config(path, region="from-cli", listen="127.0.0.1:2")
+    assert (config.agent.region, config.agent.listen) == ("from-cli", "127.0.0.1:2")
+
+
+def test_regions_select_the_local_checks(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "agent: {region: eu}\n"
+        "checks:\n"
+        "  - {name: everywhere, type: http, url: 'http://127.0.0.1/'}\n"
+        "  - {name: eu_only, type: http, url: 'http://127.0.0.1/', regions: [eu, us]}\n"
+        "  - {name: us_only, type: http, url: 'http://127.0.0.1/', regions: [us]}\n"
+    )
+    assert [c.name for c in load_config(path).local_checks()] == ["everywhere", "eu_only"]
+
+
+def test_relative_files_resolve_from_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    path = tmp_path / "agent.yaml"
+    path.write_text("checks:\n  - {name: a, type: http, url: 'https://x/', tls: {ca_file: ca.pem}}\n")
+    assert load_config(path).checks[0].tls.ca_file == str(tmp_path / "ca.pem")
+
+
+def test_the_default_agent_yaml_is_valid() -> None:
+    config = load_config(Path(__file__).parent.parent / "agent.yaml")
+    assert config.checks and all(c.url.startswith("http://") for c in config.checks)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("30s", 30.0), ("1m", 60.0), ("1h30m", 5400.0), ("1d", 86400.0), ("1m500ms", 60.5)],
+)
+def test_durations_parse_as_prometheus_writes_them(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "5 s", "1.5s", "s", "-1s", "1m 2s"])
+def test_bad_durations_are_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a duration"):
+        parse_duration(text)
+
+
+def test_sizes() -> None:
+    assert parse_size("1MiB") == 1 << 20
+    assert parse_size("512KB") == 512_000
+    assert parse_size(100) == 100
+    with pytest.raises(ValueError, match="expected a size"):
+        parse_size("1 lightyear")
