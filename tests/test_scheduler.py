@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -88,7 +89,7 @@ async def test_runs_stay_on_their_grid_and_every_slot_is_run_or_skipped(target: 
     stopped = time.monotonic()
     # due time of each run = start - lag; due times sit on one 200 ms grid
     dues = [t - lag for _, lag, t in recorder.started]
-    steps = [(b - a) / 0.2 for a, b in zip(dues, dues[1:], strict=False)]
+    steps = [(b - a) / 0.2 for a, b in itertools.pairwise(dues)]
     assert len(dues) >= 3
     assert all(abs(step - round(step)) < 0.1 and round(step) >= 1 for step in steps), steps
     # every slot between the first and the last run was run or counted as skipped; none counted twice
@@ -118,7 +119,7 @@ async def test_no_burst_of_catch_up_runs_after_the_loop_stalls(target: TestServe
     scheduler.apply([http_job("stall", str(target.make_url("/delay/1")), "100ms", "100ms")])
     await asyncio.sleep(0.6)
     before = len(recorder.started)
-    time.sleep(1.0)  # block the event loop: ten slots pass
+    time.sleep(1.0)  # noqa: ASYNC251 - block the event loop on purpose: ten slots pass
     unblocked = time.monotonic()
     await asyncio.sleep(0.25)
     await scheduler.stop()
