@@ -50,9 +50,10 @@ class HttpProber:
         headers.update(check.headers)
         if check.bearer_token is not None:
             headers["Authorization"] = f"Bearer {check.bearer_token}"
+        if check.basic_auth is not None:
+            headers["Authorization"] = aiohttp.encode_basic_auth(check.basic_auth.username,
+                                                                 check.basic_auth.password or "")
         self._headers = headers
-        auth = check.basic_auth
-        self._auth = aiohttp.BasicAuth(auth.username, auth.password or "") if auth else None
         self._data = check.body.encode() if check.body is not None else None
 
     def _needs_tls(self) -> bool:
@@ -85,7 +86,7 @@ class HttpProber:
             connector=connector, timeout=_NO_TIMEOUTS, trace_configs=[_TRACE],
             auto_decompress=False, cookie_jar=aiohttp.CookieJar(unsafe=True),
         ) as session, session.request(
-            check.method, self._url, headers=self._headers, data=self._data, auth=self._auth,
+            check.method, self._url, headers=self._headers, data=self._data,
             allow_redirects=check.follow_redirects, max_redirects=check.max_redirects,
             proxy=check.proxy, server_hostname=check.tls.server_name, trace_request_ctx=timing,
         ) as response:

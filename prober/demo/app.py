@@ -1,0 +1,417 @@
+"""Demo Shop: a tiny offline shop for trying prober's HTTP checks and browser journeys on loopback.
+
+It serves HTML pages (home, product, login, cart with a `#buy` button), a JSON API (health, products,
+token login, cart, checkout) and two helpers for showing failures: `/slow?ms=N` and `/status/{code}`.
+Everything is in memory; sessions (browser cookies and API tokens alike) live in one store capped at
+`max_sessions` entries that evicts the least recently used, so a probe hammering the shop never grows memory
+without bound. No external assets: CSS and JS come from `static/`, read once when the app is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from importlib.resources import files
+
+from aiohttp import web
+
+MAX_SESSIONS_DEFAULT = 10_000
+MAX_QTY_PER_LINE = 99
+MAX_SLOW_MS = 10_000
+MAX_BODY_BYTES = 64 * 1024
+SESSION_COOKIE = "shop_session"
+USERNAME = "demo"
+PASSWORD_DEFAULT = "demo"
+
+
+@dataclass(frozen=True)
+class Product:
+    """One item on sale; prices are kept in cents so totals add up exactly."""
+
+    id: int
+    name: str
+    price_cents: int
+    description: str
+
+
+PRODUCTS: dict[int, Product] = {
+    p.id: p
+    for p in (
+        Product(1, "绿茶 Green tea", 450, "Loose-leaf green tea, 100 g."),
+        Product(2, "Espresso beans", 1290, "Dark roast, whole beans, 250 g."),
+        Product(3, "Ceramic mug", 900, "Holds 300 ml; dishwasher safe."),
+        Product(4, "Tea infuser", 625, "Stainless steel, fits any mug."),
+    )
+}
+
+
+@dataclass
+class Session:
+    """A browser session or an API token: who logged in (if anyone) and their cart (product id -> qty)."""
+
+    username: str | None = None
+    cart: dict[int, int] = field(default_factory=dict)
+
+
+class SessionStore:
+    """Sessions by id, at most `max_sessions`; adding past the cap evicts the least recently used."""
+
+    def __init__(self, max_sessions: int) -> None:
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1 (got {max_sessions})")
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def create(self, session: Session) -> str:
+        """Store `session` under a new unguessable id and return the id."""
+        session_id = secrets.token_urlsafe(24)
+        self._sessions[session_id] = session
+        while len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
+        return session_id
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The session for `session_id`, marked as recently used; None if unknown or evicted."""
+        if not session_id:
+            return None
+        session = self._sessions.get(session_id)
+        if session is not None:
+            self._sessions.move_to_end(session_id)
+        return session
+
+    def drop(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+
+@dataclass(frozen=True)
+class Assets:
+    css: str
+    cart_js: str
+    passwords: tuple[str, ...]
+
+
+SESSIONS = web.AppKey("sessions", SessionStore)
+ASSETS = web.AppKey("assets", Assets)
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _cart_json(session: Session) -> dict[str, object]:
+    items = [
+        {"product_id": pid, "name": PRODUCTS[pid].name, "price": PRODUCTS[pid].price_cents / 100, "qty": qty}
+        for pid, qty in session.cart.items()
+    ]
+    total = sum(PRODUCTS[pid].price_cents * qty for pid, qty in session.cart.items())
+    return {"items": items, "total": total / 100}
+
+
+def _add_to_cart(session: Session, product_id: int, qty: int) -> None:
+    session.cart[product_id] = min(session.cart.get(product_id, 0) + qty, MAX_QTY_PER_LINE)
+
+
+def _checkout(session: Session) -> str | None:
+    """Place the order: empty the cart and return an order id, or None if the cart was empty."""
+    if not session.cart:
+        return None
+    session.cart.clear()
+    return "ord-" + secrets.token_hex(6)
+
+
+def _order_json(order_id: str | None) -> web.Response:
+    if order_id is None:
+        return web.json_response({"error": "cart is empty"}, status=400)
+    return web.json_response({"status": "ordered", "order_id": order_id})
+
+
+def _password_ok(assets: Assets, username: str, password: str) -> bool:
+    # compare_digest on every candidate: the answer's timing does not tell which part was wrong
+    user_ok = hmac.compare_digest(username.encode(), USERNAME.encode())
+    pass_ok = [hmac.compare_digest(password.encode(), candidate.encode()) for candidate in assets.passwords]
+    return user_ok and any(pass_ok)
+
+
+# ---------------------------------------------------------------------------------------------- HTML pages
+
+
+def _browser_session(request: web.Request) -> Session | None:
+    return request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
+
+
+def _page(request: web.Request, title: str, body: str, *, status: int = 200, script: str = "") -> web.Response:
+    session = _browser_session(request)
+    count = sum(session.cart.values()) if session else 0
+    who = (
+        f'<span id="user">Signed in as {escape(session.username)}</span>'
+        if session and session.username
+        else '<a href="/login">Log in</a>'
+    )
+    html = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} · Demo Shop</title><style>{request.app[ASSETS].css}</style></head>
+<body><header><a class="brand" href="/">Demo Shop</a><a href="/cart">Cart ({count})</a>{who}</header>
+<main>{body}</main>{f"<script>{script}</script>" if script else ""}</body></html>
+"""
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _add_form(product: Product, button_id: str = "") -> str:
+    id_attr = f' id="{button_id}"' if button_id else ""
+    return (
+        f'<form class="inline" method="post" action="/cart/add"><input type="hidden" name="product_id" '
+        f'value="{product.id}"><button{id_attr} class="add" data-product-id="{product.id}">Add to cart</button></form>'
+    )
+
+
+async def home(request: web.Request) -> web.Response:
+    cards = "".join(
+        f'<li class="card"><h2><a href="/products/{p.id}">{escape(p.name)}</a></h2>'
+        f'<p class="price">€{_money(p.price_cents)}</p>{_add_form(p)}</li>'
+        for p in PRODUCTS.values()
+    )
+    return _page(request, "Home", f'<h1>Demo Shop</h1><ul class="products">{cards}</ul>')
+
+
+async def product_page(request: web.Request) -> web.Response:
+    product = PRODUCTS.get(int(request.match_info["id"]))
+    if product is None:
+        return _page(request, "Not found", '<h1>Not found</h1><p>No such product.</p>', status=404)
+    body = (
+        f'<h1 id="name">{escape(product.name)}</h1><p>{escape(product.description)}</p>'
+        f'<p class="price" id="price">€{_money(product.price_cents)}</p>{_add_form(product, "add")}'
+    )
+    return _page(request, product.name, body)
+
+
+def _login_form(error: str = "") -> str:
+    err = f'<p id="error" class="error" role="alert">{escape(error)}</p>' if error else ""
+    return (
+        f'<h1>Log in</h1>{err}<form method="post" action="/login">'
+        '<label for="username">Username</label><input id="username" name="username" autocomplete="username">'
+        '<label for="password">Password</label>'
+        '<input id="password" name="password" type="password" autocomplete="current-password">'
+        '<p><button id="login" type="submit">Log in</button></p></form>'
+    )
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return _page(request, "Log in", _login_form())
+
+
+async def login_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    if not _password_ok(request.app[ASSETS], username, password):
+        return _page(request, "Log in", _login_form("Invalid username or password"), status=401)
+    store = request.app[SESSIONS]
+    old_id = request.cookies.get(SESSION_COOKIE)
+    old = store.get(old_id)
+    # a fresh id on login (no session fixation); the anonymous cart comes along
+    session_id = store.create(Session(username=username, cart=dict(old.cart) if old else {}))
+    if old_id and old:
+        store.drop(old_id)
+    response = _see_other("/")
+    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="Lax", path="/")
+    return response
+
+
+async def cart_add(request: web.Request) -> web.Response:
+    form = await request.post()
+    raw_id = str(form.get("product_id", ""))
+    if not raw_id.isdigit() or int(raw_id) not in PRODUCTS:
+        return _page(request, "Not found", "<h1>Not found</h1><p>No such product.</p>", status=404)
+    store = request.app[SESSIONS]
+    session = _browser_session(request)
+    response = _see_other("/cart")
+    if session is None:
+        session = Session()
+        response.set_cookie(SESSION_COOKIE, store.create(session), httponly=True, samesite="Lax", path="/")
+    _add_to_cart(session, int(raw_id), 1)
+    return response
+
+
+async def cart_page(request: web.Request) -> web.Response:
+    session = _browser_session(request) or Session()
+    rows = "".join(
+        f"<tr><td>{escape(PRODUCTS[pid].name)}</td><td>{qty}</td>"
+        f"<td>€{_money(PRODUCTS[pid].price_cents * qty)}</td></tr>"
+        for pid, qty in session.cart.items()
+    )
+    total = sum(PRODUCTS[pid].price_cents * qty for pid, qty in session.cart.items())
+    body = (
+        '<h1>Your cart</h1><table><thead><tr><th>Item</th><th>Qty</th><th>Price</th></tr></thead>'
+        f'<tbody id="items">{rows}</tbody></table><p>Total: €<span id="total">{_money(total)}</span></p>'
+        '<form id="checkout" method="post" action="/checkout"><button id="buy" type="submit">Buy now</button></form>'
+        '<p id="msg" role="status"></p><p id="order"></p>'
+    )
+    return _page(request, "Cart", body, script=request.app[ASSETS].cart_js)
+
+
+async def checkout_submit(request: web.Request) -> web.Response:
+    """Form POST (HTML answer) or the cart page's fetch with `Accept: application/json` (JSON answer)."""
+    session = _browser_session(request)
+    order_id = _checkout(session) if session else None
+    if "application/json" in request.headers.get("Accept", ""):
+        return _order_json(order_id)
+    if order_id is None:
+        return _page(request, "Cart", '<h1>Your cart</h1><p id="msg" class="error">Your cart is empty</p>', status=400)
+    body = f'<h1>Order placed</h1><p id="msg">Thanks for your order</p><p id="order">Order {order_id}</p>'
+    return _page(request, "Order placed", body)
+
+
+# ---------------------------------------------------------------------------------------------- JSON API
+
+
+def _bearer_session(request: web.Request) -> Session | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return request.app[SESSIONS].get(token.strip())
+
+
+def _unauthorized() -> web.Response:
+    return web.json_response(
+        {"error": "missing or invalid token"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="demo-shop"'}
+    )
+
+
+async def _json_object(request: web.Request) -> dict[str, object] | None:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def api_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": "1"})
+
+
+async def api_products(request: web.Request) -> web.Response:
+    products = [{"id": p.id, "name": p.name, "price": p.price_cents / 100} for p in PRODUCTS.values()]
+    return web.json_response({"products": products})
+
+
+async def api_login(request: web.Request) -> web.Response:
+    data = await _json_object(request)
+    if data is None:
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
+    username, password = data.get("username"), data.get("password")
+    assets = request.app[ASSETS]
+    if not (isinstance(username, str) and isinstance(password, str) and _password_ok(assets, username, password)):
+        return web.json_response({"error": "invalid credentials"}, status=401)
+    return web.json_response({"token": request.app[SESSIONS].create(Session(username=username))})
+
+
+async def api_cart_get(request: web.Request) -> web.Response:
+    session = _bearer_session(request)
+    return _unauthorized() if session is None else web.json_response(_cart_json(session))
+
+
+async def api_cart_add(request: web.Request) -> web.Response:
+    session = _bearer_session(request)
+    if session is None:
+        return _unauthorized()
+    data = await _json_object(request)
+    if data is None:
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
+    product_id, qty = data.get("product_id"), data.get("qty", 1)
+    if type(product_id) is not int or product_id not in PRODUCTS:
+        return web.json_response({"error": "unknown product"}, status=400)
+    if type(qty) is not int or not 1 <= qty <= MAX_QTY_PER_LINE:
+        return web.json_response({"error": f"qty must be an integer from 1 to {MAX_QTY_PER_LINE}"}, status=400)
+    _add_to_cart(session, product_id, qty)
+    return web.json_response(_cart_json(session))
+
+
+async def api_checkout(request: web.Request) -> web.Response:
+    session = _bearer_session(request)
+    if session is None:
+        return _unauthorized()
+    return _order_json(_checkout(session))
+
+
+# ---------------------------------------------------------------------------------------------- failure helpers
+
+
+async def slow(request: web.Request) -> web.Response:
+    """Answer after `ms` milliseconds (0 to 10,000; larger values are capped)."""
+    raw = request.query.get("ms", "0")
+    if not raw.isdigit():
+        return web.json_response({"error": "ms must be a non-negative integer"}, status=400)
+    delay_ms = min(int(raw), MAX_SLOW_MS)
+    await asyncio.sleep(delay_ms / 1000)
+    return _page(request, "Slow", f'<h1>Slow page</h1><p id="slept">Answered after {delay_ms} ms</p>')
+
+
+async def status(request: web.Request) -> web.Response:
+    """Answer with the status in the path, 200 to 599 (1xx are not final answers, so they are refused)."""
+    code = int(request.match_info["code"])
+    if not 200 <= code <= 599:
+        return web.json_response({"error": "code must be from 200 to 599"}, status=400)
+    if code in (204, 304):
+        return web.Response(status=code)
+    return web.json_response({"status": code}, status=code)
+
+
+def _read_static(name: str) -> str:
+    return files("prober.demo").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def build_app(*, max_sessions: int = MAX_SESSIONS_DEFAULT, password: str | None = None) -> web.Application:
+    """The shop as an aiohttp app; reads its static files and `DEMO_SHOP_PASSWORD` once, here.
+
+    `demo`/`demo` always logs in; `password` (default: the env var, if set) is accepted as well.
+    """
+    extra = password if password is not None else os.environ.get("DEMO_SHOP_PASSWORD")
+    passwords = (PASSWORD_DEFAULT, extra) if extra else (PASSWORD_DEFAULT,)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SESSIONS] = SessionStore(max_sessions)
+    app[ASSETS] = Assets(css=_read_static("shop.css"), cart_js=_read_static("cart.js"), passwords=passwords)
+    app.router.add_get("/", home)
+    app.router.add_get(r"/products/{id:\d{1,9}}", product_page)
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login_submit)
+    app.router.add_get("/cart", cart_page)
+    app.router.add_post("/cart/add", cart_add)
+    app.router.add_post("/checkout", checkout_submit)
+    app.router.add_get("/api/health", api_health)
+    app.router.add_get("/api/products", api_products)
+    app.router.add_post("/api/login", api_login)
+    app.router.add_get("/api/cart", api_cart_get)
+    app.router.add_post("/api/cart", api_cart_add)
+    app.router.add_post("/api/checkout", api_checkout)
+    app.router.add_get("/slow", slow)
+    app.router.add_get(r"/status/{code:\d{3}}", status)
+    return app
+
+
+async def serve(host: str, port: int, *, ready: Callable[[str, int], None] | None = None) -> None:
+    """Serve the shop on host:port until cancelled; `ready(host, port)` gets the bound address (port 0 → real)."""
+    runner = web.AppRunner(build_app(), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        if ready is not None:
+            bound_host, bound_port = runner.addresses[0][:2]
+            ready(str(bound_host), int(bound_port))
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

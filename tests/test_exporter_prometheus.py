@@ -1,0 +1,124 @@
+"""Prometheus exporter: the golden metric catalogue, SLO buckets, cumulative counters, OpenMetrics."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from prober.config.models import HttpCheck
+from prober.exporters.prometheus import PrometheusExporter
+from prober.result import Phase, Reason, Result
+
+GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
+
+
+def check(name: str, threshold: str = "300ms", interval: str = "30s") -> HttpCheck:
+    return HttpCheck(name=name, type="http", url="http://127.0.0.1/", interval=interval, timeout="5s", attempts=2,
+                     slo={"availability": 99.9, "latency": {"threshold": threshold, "target": 99}},
+                     expect={"max_duration": "2s"})
+
+
+def result(name: str, reason: Reason = Reason.OK, duration: float = 0.12, attempts: int = 1) -> Result:
+    return Result(check=name, ok=reason is Reason.OK, reason=reason, duration_s=duration, started_at=time.time(),
+                  phases={Phase.DNS: 0.001, Phase.CONNECT: 0.002, Phase.TLS: 0.01, Phase.TTFB: 0.05,
+                          Phase.TRANSFER: 0.003},
+                  status_code=200 if reason is Reason.OK else 503, cert_not_after=1.8e9, attempts=attempts)
+
+
+def fed_exporter() -> PrometheusExporter:
+    exporter = PrometheusExporter(lambda: 0.002)
+    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home")])
+    exporter.reload_done(True)
+    exporter.run_started("shop_home", 0.003)
+    exporter.run_finished(result("shop_home"), result("shop_home"))
+    exporter.run_started("shop_home", 0.001)
+    exporter.run_finished(result("shop_home", attempts=2), result("shop_home", Reason.CONNECT))
+    exporter.run_started("shop_home", 0.001)
+    exporter.run_finished(result("shop_home", Reason.HTTP_STATUS, attempts=2), result("shop_home", Reason.HTTP_STATUS))
+    exporter.run_skipped("shop_home", 2)
+    return exporter
+
+
+def scrape(exporter: PrometheusExporter, accept: str | None = None) -> str:
+    body, _ = exporter.render(accept)
+    return body.decode()
+
+
+def catalogue(text: str) -> str:
+    lines = set()
+    for family in text_string_to_metric_families(text):
+        labels = sorted({k for s in family.samples for k in s.labels if k != "le"})
+        lines.add(f"{family.name} {family.type} [{','.join(labels)}] {family.documentation}")
+    return "\n".join(sorted(lines)) + "\n"
+
+
+def test_golden_catalogue_of_every_metric() -> None:
+    """A change to any metric's name, type, HELP or labels must change tests/golden/metrics.txt with it."""
+    found = catalogue(scrape(fed_exporter()))
+    if os.environ.get("PROBER_UPDATE_GOLDEN"):
+        GOLDEN.write_text(found)
+    assert found == GOLDEN.read_text()
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    raise AssertionError(f"no sample {name} {labels}")
+
+
+def test_counters_gauges_and_labels() -> None:
+    text = scrape(fed_exporter())
+    common = {"check": "shop_home", "region": "eu-west-1", "provider": "aws"}
+    assert sample(text, "prober_check_runs_total", **common) == 3
+    assert sample(text, "prober_check_attempts_total", **common) == 5
+    assert sample(text, "prober_check_failures_total", reason="http_status", **common) == 1
+    assert sample(text, "prober_check_first_attempt_failures_total", reason="connect", **common) == 1
+    assert sample(text, "prober_check_skipped_total", **common) == 2
+    assert sample(text, "probe_success", **common) == 0
+    assert sample(text, "probe_http_status_code", **common) == 503
+    assert sample(text, "probe_http_duration_seconds", phase="processing", **common) == 0.05
+    assert sample(text, "probe_ssl_earliest_cert_expiry", **common) == 1.8e9
+    assert sample(text, "prober_http_phase_duration_seconds_count", phase="ttfb", **common) == 3
+    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 3
+    assert sample(text, "prober_config_last_reload_successful", region="eu-west-1") == 1
+    assert sample(text, "prober_checks_configured", region="eu-west-1") == 1
+    assert "_created" not in text
+
+
+def test_duration_buckets_include_the_slo_threshold_and_max_duration() -> None:
+    text = scrape(fed_exporter())
+    common = {"check": "shop_home", "region": "eu-west-1"}
+    assert sample(text, "prober_check_duration_seconds_bucket", le="0.3", **common) == 3
+    assert sample(text, "prober_check_duration_seconds_bucket", le="2.0", **common) == 3
+    assert sample(text, "prober_check_duration_seconds_bucket", le="0.1", **common) == 0
+
+
+def test_a_reload_keeps_counters_and_drops_removed_checks() -> None:
+    exporter = fed_exporter()
+    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), check("new_check")])
+    exporter.reload_done(False)
+    text = scrape(exporter)
+    assert sample(text, "prober_check_runs_total", check="shop_home") == 3
+    assert sample(text, "prober_check_runs_total", check="new_check") == 0
+    assert sample(text, "prober_config_last_reload_successful") == 0
+    exporter.configure("eu-west-1", {}, [check("new_check", threshold="700ms")])
+    exporter.run_started("shop_home", 0.0)
+    exporter.run_finished(result("shop_home"), result("shop_home"))  # in flight when it was removed
+    text = scrape(exporter)
+    assert 'check="shop_home"' not in text
+    assert sample(text, "prober_check_duration_seconds_bucket", check="new_check", le="0.7") == 0
+
+
+def test_openmetrics_when_the_scraper_asks_for_it() -> None:
+    exporter = fed_exporter()
+    body, content_type = exporter.render("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.decode().endswith("# EOF\n")
+    assert b"_created" not in body
+    _, plain_type = exporter.render("text/plain")
+    assert plain_type.startswith("text/plain; version=0.0.4")

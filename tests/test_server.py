@@ -1,0 +1,78 @@
+"""Endpoints: /metrics, /healthz, /readyz, and basic auth with a plain or bcrypt password."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import bcrypt
+import pytest
+from aiohttp.test_utils import TestServer
+
+from prober.config.models import BasicAuth
+from prober.server import BasicAuthGuard, build_app
+
+Factory = Callable[[BasicAuth | None, bool], TestServer]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[BasicAuth | None, bool], TestServer]]:
+    servers: list[TestServer] = []
+
+    def factory(auth: BasicAuth | None, ready: bool) -> TestServer:
+        app = build_app(lambda accept: (b"prober_up 1\n", "text/plain; version=0.0.4"), lambda: ready, lambda: auth)
+        server = TestServer(app, host="127.0.0.1")
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        await server.close()
+
+
+async def get(server: TestServer, path: str, auth: tuple[str, str] | None = None) -> tuple[int, str]:
+    await server.start_server()
+    headers = {"Authorization": aiohttp.encode_basic_auth(*auth)} if auth else {}
+    async with aiohttp.ClientSession() as session, session.get(server.make_url(path), headers=headers) as response:
+        return response.status, await response.text()
+
+
+async def test_endpoints_without_auth(serve: Factory) -> None:
+    server = serve(None, True)
+    assert await get(server, "/metrics") == (200, "prober_up 1\n")
+    assert await get(server, "/healthz") == (200, "ok\n")
+    assert await get(server, "/readyz") == (200, "ready\n")
+
+
+async def test_not_ready_until_config_and_scheduler_are_up(serve: Factory) -> None:
+    server = serve(None, False)
+    assert await get(server, "/readyz") == (503, "not ready\n")
+    assert (await get(server, "/healthz"))[0] == 200
+
+
+async def test_there_is_no_endpoint_that_probes_on_request(serve: Factory) -> None:
+    server = serve(None, True)
+    assert (await get(server, "/probe?target=http://127.0.0.1:1/"))[0] == 404
+
+
+async def test_basic_auth_with_password_from_env(serve: Factory) -> None:
+    server = serve(BasicAuth(username="prom", password="s3cret"), True)
+    assert (await get(server, "/metrics"))[0] == 401
+    assert (await get(server, "/metrics", ("prom", "wrong")))[0] == 401
+    assert (await get(server, "/healthz", ("other", "s3cret")))[0] == 401
+    assert await get(server, "/metrics", ("prom", "s3cret")) == (200, "prober_up 1\n")
+
+
+def test_bcrypt_hash_is_checked_and_cached() -> None:
+    hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
+    guard = BasicAuthGuard(lambda: BasicAuth(username="prom", password_hash=hashed))
+    good = aiohttp.encode_basic_auth("prom", "s3cret")
+    bad = aiohttp.encode_basic_auth("prom", "nope")
+    assert guard.allows(good)
+    assert guard.allows(good)  # served from the bounded cache
+    assert not guard.allows(bad)
+    assert not guard.allows("Basic !!!not-base64")
+    assert not guard.allows(None)
+    for i in range(40):
+        guard.allows(aiohttp.encode_basic_auth("prom", f"guess{i}"))
+    assert len(guard._verified) <= 16
