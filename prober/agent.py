@@ -22,7 +22,7 @@ from prober.loop_monitor import LoopLagMonitor
 from prober.probers import build_prober
 from prober.result import Result
 from prober.scheduler import Job, Scheduler, run_with_attempts
-from prober.server import build_app, start_server
+from prober.server import bound_port, build_app, start_server
 
 log = logging.getLogger("prober.agent")
 
@@ -114,7 +114,8 @@ class Agent:
             loop.add_signal_handler(sig, self._stop.set)
         watcher = asyncio.create_task(self._watch(), name="config-watcher")
         log.info("agent started", extra={"config": str(self.path), "listen": config.agent.listen,
-                                         "region": config.agent.region, "checks": len(jobs)})
+                                         "port": bound_port(self.runner), "region": config.agent.region,
+                                         "checks": len(jobs)})
         await self._stop.wait()
         log.info("agent stopping: waiting for in-flight runs")
         watcher.cancel()

@@ -1,4 +1,4 @@
-"""The agent's HTTP endpoints: /metrics, /healthz, /readyz, optionally behind basic auth and TLS.
+"""The agent's HTTP endpoints: /metrics, /healthz, /readyz; /metrics optionally behind basic auth, all over TLS.
 
 There is deliberately no endpoint that probes a target on request: the agent probes only what its config says.
 """
@@ -20,6 +20,7 @@ from prober.config.models import BasicAuth, ServerTls
 MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _VERIFIED_CACHE_MAX = 16
+_OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 _INDEX = """<!doctype html><html><head><meta charset="utf-8"><title>prober</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -72,7 +73,8 @@ def build_app(
 
     @web.middleware
     async def require_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not guard.allows(request.headers.get("Authorization")):
+        # liveness and readiness stay open: they reveal nothing, and kubelet and HEALTHCHECK carry no password
+        if request.path not in _OPEN_PATHS and not guard.allows(request.headers.get("Authorization")):
             return web.Response(status=401, text="unauthorized\n",
                                 headers={"WWW-Authenticate": 'Basic realm="prober"'})
         return await handler(request)

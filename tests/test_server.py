@@ -59,7 +59,9 @@ async def test_basic_auth_with_password_from_env(serve: Factory) -> None:
     server = serve(BasicAuth(username="prom", password="s3cret"), True)
     assert (await get(server, "/metrics"))[0] == 401
     assert (await get(server, "/metrics", ("prom", "wrong")))[0] == 401
-    assert (await get(server, "/healthz", ("other", "s3cret")))[0] == 401
+    assert (await get(server, "/metrics", ("other", "s3cret")))[0] == 401
+    assert (await get(server, "/healthz"))[0] == 200  # liveness and readiness stay open for kubelet
+    assert (await get(server, "/readyz"))[0] == 200
     assert await get(server, "/metrics", ("prom", "s3cret")) == (200, "prober_up 1\n")
 
 
