@@ -1,0 +1,129 @@
+"""Real processes for end-to-end tests: the demo shop and the agent, each started and stopped by its PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _stop(process: subprocess.Popen[str], timeout_s: float = 10.0) -> int:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(5)
+    return process.returncode
+
+
+def _close(process: subprocess.Popen[str]) -> None:
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+class DemoShop:
+    """`python -m prober.demo` on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prober.demo", "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, text=True, cwd=REPO,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        match = re.search(r":(\d+)$", line.strip())
+        assert match, f"demo shop did not start: {line!r}"
+        self.port = int(match.group(1))
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        code = _stop(self.process)
+        _close(self.process)
+        assert code == 0
+
+
+class AgentProcess:
+    """`python -m prober run` with its JSON log lines collected as they come."""
+
+    def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.lines: list[dict[str, Any]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prober", "run", "--config", str(config), "--listen", "127.0.0.1:0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        started = self.wait_for_log(lambda line: line.get("msg") == "agent started", timeout_s=15)
+        self.port = int(started["port"])
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            try:
+                self.lines.append(json.loads(raw))
+            except ValueError:
+                self.lines.append({"msg": "<not json>", "raw": raw})
+
+    def wait_for_log(self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if predicate(line):
+                    return line
+            if self.process.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no such log line; got {self.lines[-10:]}")
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """The value of one sample on /metrics, or None when absent."""
+        _, text = self.get("/metrics")
+        for line in text.splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def wait_for_metric(self, name: str, predicate: Callable[[float], bool], timeout_s: float = 15.0,
+                        **labels: str) -> float:
+        deadline = time.monotonic() + timeout_s
+        value = None
+        while time.monotonic() < deadline:
+            value = self.metric(name, **labels)
+            if value is not None and predicate(value):
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"{name}{labels} = {value} did not reach the expected value")
+
+    def signal(self, sig: signal.Signals) -> None:
+        os.kill(self.process.pid, sig)
+
+    def stop(self, timeout_s: float = 15.0) -> int:
+        code = _stop(self.process, timeout_s)
+        self._reader.join(5)
+        _close(self.process)
+        return code
