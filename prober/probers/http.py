@@ -90,7 +90,7 @@ class HttpProber:
             allow_redirects=check.follow_redirects, max_redirects=check.max_redirects,
             proxy=check.proxy, server_hostname=check.tls.server_name, trace_request_ctx=timing,
         ) as response:
-            cert_not_after = _cert_not_after(response)
+            cert_not_after = _cert_not_after(timing.tls_object)
             status = response.status
             try:
                 body = b"" if check.method == "HEAD" else await read_body(response, check.max_body_bytes)
@@ -124,14 +124,9 @@ class HttpProber:
         )
 
 
-def _cert_not_after(response: aiohttp.ClientResponse) -> float | None:
+def _cert_not_after(tls_object: ssl.SSLObject | None) -> float | None:
     """The leaf certificate's expiry (unix time) of the connection that gave the final response."""
-    connection = response.connection
-    transport = connection.transport if connection is not None else None
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
+    der = tls_object.getpeercert(binary_form=True) if tls_object is not None else None
     if not der:
         return None
     return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()

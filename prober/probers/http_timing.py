@@ -2,7 +2,7 @@
 
 aiohttp reports DNS and "connection created" (TCP + TLS together); the TCP/TLS split comes from
 `TimedSSLContext.wrap_bio`, which asyncio and uvloop call the moment the TCP connection is up and the TLS
-handshake begins. A phase that did not happen is never recorded, so no phase is ever observed as 0.
+handshake begins (and which hands us the TLS session whose certificate we read). A phase that did not happen is never recorded, so no phase is ever observed as 0.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class AttemptTiming:
     """Monotonic marks of one attempt; `phases()` turns them into durations in seconds."""
 
     __slots__ = (
-        "_conn_start", "_dns_end", "_dns_start", "_first_byte", "_hop_sent", "_sums", "_tls_start", "_token", "hops",
+        "_conn_start", "_dns_end", "_dns_start", "_first_byte", "_hop_sent", "_sums", "_tls_start", "_token", "hops", "tls_object",
     )
 
     def __init__(self) -> None:
@@ -36,6 +36,7 @@ class AttemptTiming:
         self._hop_sent: float | None = None
         self._first_byte: float | None = None
         self.hops = 0
+        self.tls_object: ssl.SSLObject | None = None  # the latest hop's TLS session: its certificate is read
         self._token: contextvars.Token[AttemptTiming | None] | None = None
 
     def __enter__(self) -> AttemptTiming:
@@ -112,7 +113,10 @@ class TimedSSLContext(ssl.SSLContext):
         timing = _current.get()
         if timing is not None:
             timing.tls_start()
-        return super().wrap_bio(*args, **kwargs)
+        tls_object = super().wrap_bio(*args, **kwargs)
+        if timing is not None:
+            timing.tls_object = tls_object
+        return tls_object
 
 
 def _hook(method: str) -> Any:

@@ -1,0 +1,194 @@
+"""A misbehaving HTTP server for tests, run as its own process: one path per way a target can fail.
+
+`python tests/fault_server.py --port-file F [--tls-cert C --tls-key K]` binds 127.0.0.1 on a free port, writes
+the port to F and serves until SIGTERM. Raw asyncio streams, so it can send exactly the bytes a fault needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections import Counter
+from pathlib import Path
+
+CHUNK = 64 * 1024
+hits: Counter[str] = Counter()
+
+
+async def respond(writer: asyncio.StreamWriter, status: int, body: bytes = b"", content_type: str = "text/plain",
+                  headers: dict[str, str] | None = None) -> None:
+    head = [f"HTTP/1.1 {status} X", f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
+            "Connection: close", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+
+
+async def stream(writer: asyncio.StreamWriter, total: int, chunked: bool, gzip: bool) -> None:
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n"
+    head += "Transfer-Encoding: chunked\r\n" if chunked or gzip else f"Content-Length: {total}\r\n"
+    head += "Content-Encoding: gzip\r\n" if gzip else ""
+    writer.write((head + "\r\n").encode())
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31) if gzip else None
+    zeros, sent = bytes(CHUNK if not gzip else 1 << 20), 0
+    while sent < total:
+        block = zeros[: min(len(zeros), total - sent)]
+        sent += len(block)
+        data = compressor.compress(block) if compressor else block
+        if compressor and sent >= total:
+            data += compressor.flush()
+        if not data:
+            continue
+        writer.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked or gzip else data)
+        await writer.drain()
+    if chunked or gzip:
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        if len(head) > 65536:
+            return
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        _method, path, _version = request_line.split(" ", 2)
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
+        if int(headers.get("content-length", "0") or 0):
+            await reader.readexactly(int(headers["content-length"]))
+        await route(path, headers, reader, writer)
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, ssl.SSLError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+async def route(path: str, headers: dict[str, str], reader: asyncio.StreamReader,
+                writer: asyncio.StreamWriter) -> None:
+    parts = path.strip("/").split("/")
+    name, arg = parts[0], (parts[1] if len(parts) > 1 else "")
+    hits[path] += 1
+    if name == "ok":
+        await respond(writer, 200, b"<html>hello prober</html>", "text/html; charset=utf-8")
+    elif name == "status":
+        await respond(writer, int(arg), b"status")
+    elif name == "delay":
+        await asyncio.sleep(int(arg) / 1000)
+        await respond(writer, 200, b"ok")
+    elif name == "hang":
+        await reader.read()  # until the client goes away
+    elif name == "trickle":
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n")
+        for _ in range(1000):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(1)
+    elif name == "reset":
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\npartial")
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+    elif name == "close-before-response":
+        return
+    elif name == "garbage":
+        writer.write(b"\x00\xffNOT HTTP AT ALL\r\n\r\n" * 20)
+        await writer.drain()
+    elif name == "redirect-loop":
+        await respond(writer, 302, headers={"Location": "/redirect-loop"})
+    elif name == "redirect":
+        target = f"/redirect/{int(arg) - 1}" if int(arg) > 0 else "/ok"
+        await respond(writer, 302, headers={"Location": target})
+    elif name in ("big", "chunked-big", "gzip-bomb"):
+        await stream(writer, int(arg), chunked=name == "chunked-big", gzip=name == "gzip-bomb")
+    elif name == "bad-gzip":
+        await respond(writer, 200, b"\x1f\x8bthis is not gzip", headers={"Content-Encoding": "gzip"})
+    elif name == "json":
+        doc = {"status": "ok", "items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], "meta": {"count": 2}}
+        await respond(writer, 200, json.dumps(doc).encode(), "application/json")
+    elif name == "json-bad":
+        await respond(writer, 200, b'{"status": "degraded"}', "application/json")
+    elif name == "not-json":
+        await respond(writer, 200, b"{not json", "application/json")
+    elif name == "headers":
+        await respond(writer, 200, b"ok", headers={"X-Test": "abc-123"})
+    elif name == "echo-headers":
+        await respond(writer, 200, json.dumps(headers).encode(), "application/json")
+    elif name == "count":
+        await respond(writer, 200, str(hits[path]).encode())
+    elif name == "flaky":
+        key = "/flaky/" + "/".join(parts[1:])
+        await respond(writer, 503 if hits[key] <= int(arg) else 200, b"flaky")
+    else:
+        await respond(writer, 404, b"not found")
+
+
+async def serve(port_file: Path, tls: ssl.SSLContext | None) -> None:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls, limit=65536)
+    port = server.sockets[0].getsockname()[1]
+    tmp = port_file.with_suffix(".tmp")
+    tmp.write_text(str(port))
+    tmp.rename(port_file)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        await stop.wait()
+
+
+class FaultServer:
+    """Starts tests/fault_server.py as a process and stops it by PID."""
+
+    def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None) -> None:
+        self.tls = tls is not None
+        port_file = directory / f"fault-{time.monotonic_ns()}.port"
+        args = [sys.executable, __file__, "--port-file", str(port_file)]
+        if tls:
+            args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+        self.process = subprocess.Popen(args, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not port_file.exists():
+            assert self.process.poll() is None, "fault server exited"
+            assert time.monotonic() < deadline, "fault server did not start"
+            time.sleep(0.02)
+        self.port = int(port_file.read_text())
+
+    def url(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
+
+    def stop(self) -> None:
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        assert self.process.returncode is not None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port-file", type=Path, required=True)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    args = parser.parse_args()
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    asyncio.run(serve(args.port_file, tls))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""HTTP prober against a real misbehaving server: every reason, phase timing, bounds on time and size."""
+
+from __future__ import annotations
+
+import resource
+import time
+from typing import Any
+
+import pytest
+
+from prober.config.models import HttpCheck
+from prober.probers.http import HttpProber
+from prober.result import Phase, Reason, Result
+from tests.fault_server import FaultServer
+from tests.tls_certs import Certs
+
+
+async def probe(url: str, **fields: Any) -> Result:
+    fields.setdefault("timeout", "5s")
+    check = HttpCheck(name="t", type="http", url=url, interval="10s", attempts=1, **fields)
+    return await HttpProber(check).probe()
+
+
+async def test_ok_with_phases_that_happened(fault: FaultServer) -> None:
+    result = await probe(fault.url("/ok"), expect={"body_contains": ["hello prober"]})
+    assert result.ok, result.detail
+    assert result.reason is Reason.OK
+    assert result.status_code == 200
+    assert set(result.phases) == {Phase.CONNECT, Phase.TTFB, Phase.TRANSFER}  # no DNS for an IP, no TLS
+    assert result.cert_not_after is None
+
+
+async def test_dns_phase_when_a_name_is_resolved(fault: FaultServer) -> None:
+    result = await probe(fault.url("/ok", host="localhost"), ip_family="ip4")
+    assert result.ok, result.detail
+    assert Phase.DNS in result.phases
+
+
+async def test_refused_is_connect_and_observes_no_later_phase() -> None:
+    result = await probe("http://127.0.0.1:1/")
+    assert result.reason is Reason.CONNECT
+    assert not ({Phase.TTFB, Phase.TRANSFER, Phase.TLS} & set(result.phases))
+
+
+async def test_unresolvable_name_is_dns() -> None:
+    result = await probe("http://no-such-host.invalid/")
+    assert result.reason is Reason.DNS
+    assert Phase.CONNECT not in result.phases
+
+
+async def test_hang_is_timeout_at_exactly_the_configured_timeout(fault: FaultServer) -> None:
+    start = time.monotonic()
+    result = await probe(fault.url("/hang"), timeout="700ms")
+    elapsed = time.monotonic() - start
+    assert result.reason is Reason.TIMEOUT
+    assert "ttfb" in result.detail
+    assert 0.69 <= elapsed < 3.0  # never early; late only by this VM's timer wake-up
+
+
+async def test_trickle_is_timeout_during_transfer(fault: FaultServer) -> None:
+    result = await probe(fault.url("/trickle"), timeout="1500ms")
+    assert result.reason is Reason.TIMEOUT
+    assert "transfer" in result.detail
+
+
+async def test_a_timeout_longer_than_aiohttps_defaults_is_not_capped(fault: FaultServer) -> None:
+    result = await probe(fault.url("/delay/1200"), timeout="5s")
+    assert result.ok, result.detail
+    assert result.phases[Phase.TTFB] >= 1.2
+
+
+@pytest.mark.parametrize("path", ["/reset", "/close-before-response", "/garbage", "/bad-gzip"])
+async def test_broken_exchanges_are_protocol(fault: FaultServer, path: str) -> None:
+    result = await probe(fault.url(path))
+    assert result.reason is Reason.PROTOCOL, result.detail
+
+
+async def test_503_is_http_status(fault: FaultServer) -> None:
+    result = await probe(fault.url("/status/503"))
+    assert result.reason is Reason.HTTP_STATUS
+    assert result.status_code == 503
+    assert (await probe(fault.url("/status/503"), expect={"status": [503]})).ok
+
+
+async def test_redirects_are_followed_summed_and_bounded(fault: FaultServer) -> None:
+    result = await probe(fault.url("/redirect/3"))
+    assert result.ok, result.detail
+    assert result.phases[Phase.TTFB] > 0
+    assert (await probe(fault.url("/redirect-loop"))).reason is Reason.TOO_MANY_REDIRECTS
+    assert (await probe(fault.url("/redirect/3"), max_redirects=2)).reason is Reason.TOO_MANY_REDIRECTS
+    not_followed = await probe(fault.url("/redirect/1"), follow_redirects=False, expect={"status": ["3xx"]})
+    assert not_followed.ok
+    assert not_followed.status_code == 302
+
+
+@pytest.mark.parametrize("path", ["/big/1073741824", "/chunked-big/1073741824", "/gzip-bomb/1073741824"])
+async def test_a_1gb_body_or_gzip_bomb_is_too_large_and_costs_no_memory(fault: FaultServer, path: str) -> None:
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = await probe(fault.url(path), max_body_bytes="1MiB")
+    assert result.reason is Reason.TOO_LARGE, result.detail
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+    assert grown_kib < 32 * 1024
+
+
+async def test_a_small_gzip_body_is_decompressed_for_assertions(fault: FaultServer) -> None:
+    result = await probe(fault.url("/gzip-bomb/1000"), max_body_bytes="2KiB", expect={"body_regex": ["^\x00+$"]})
+    assert result.ok, result.detail
+
+
+async def test_json_expectations(fault: FaultServer) -> None:
+    assert (await probe(fault.url("/json"), expect={"json": {"$.status": "ok", "$.items[1].name": "b",
+                                                             "$.meta.count": 2}})).ok
+    mismatch = await probe(fault.url("/json-bad"), expect={"json": {"$.status": "ok"}})
+    assert mismatch.reason is Reason.ASSERTION
+    assert 'JSON $.status is "degraded", expected "ok"' in mismatch.detail
+    assert (await probe(fault.url("/json"), expect={"json": {"$.nope": 1}})).reason is Reason.ASSERTION
+    assert (await probe(fault.url("/not-json"), expect={"json": {"$.a": 1}})).reason is Reason.ASSERTION
+    assert (await probe(fault.url("/json"), expect={"json": {"$.meta.count": True}})).reason is Reason.ASSERTION
+
+
+async def test_body_and_header_expectations(fault: FaultServer) -> None:
+    assert (await probe(fault.url("/headers"), expect={"headers": {"x-test": "^abc-\\d+$"}})).ok
+    assert (await probe(fault.url("/headers"), expect={"headers": {"x-test": "^xyz"}})).reason is Reason.ASSERTION
+    assert (await probe(fault.url("/ok"), expect={"body_not_regex": ["hello"]})).reason is Reason.ASSERTION
+    assert (await probe(fault.url("/ok"), expect={"body_contains": ["nope"]})).reason is Reason.ASSERTION
+    assert (await probe(fault.url("/ok"), expect={"body_not_contains": ["hello"]})).reason is Reason.ASSERTION
+
+
+async def test_slower_than_max_duration_is_slow(fault: FaultServer) -> None:
+    result = await probe(fault.url("/delay/300"), expect={"max_duration": "100ms"})
+    assert result.reason is Reason.SLOW
+    assert "max_duration: 0.1s" in result.detail
+
+
+async def test_auth_and_headers_reach_the_target(fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    basic = await probe(fault.url("/echo-headers"), basic_auth={"username": "u", "password": "p"},
+                        expect={"json": {"$.authorization": "Basic dTpw"}})
+    assert basic.ok, basic.detail
+    bearer = await probe(fault.url("/echo-headers"), bearer_token="tok", headers={"X-Extra": "1"},
+                         expect={"json": {"$.authorization": "Bearer tok", "$.x-extra": "1"}})
+    assert bearer.ok, bearer.detail
+
+
+async def test_post_with_body(fault: FaultServer) -> None:
+    assert (await probe(fault.url("/ok"), method="POST", body='{"a": 1}')).ok
+
+
+async def test_tls_phases_and_certificate_expiry(tls_servers: dict[str, FaultServer], certs: Certs) -> None:
+    result = await probe(tls_servers["good"].url("/ok", host="localhost"), tls={"ca_file": str(certs.ca_cert)},
+                         ip_family="ip4")
+    assert result.ok, result.detail
+    assert {Phase.DNS, Phase.CONNECT, Phase.TLS, Phase.TTFB, Phase.TRANSFER} <= set(result.phases)
+    assert result.cert_not_after is not None
+    assert 89 < (result.cert_not_after - time.time()) / 86400 < 91
+
+
+async def test_expired_and_self_signed_certificates_are_tls(tls_servers: dict[str, FaultServer],
+                                                            certs: Certs) -> None:
+    for name in ("expired", "selfsigned"):
+        result = await probe(tls_servers[name].url("/ok"), tls={"ca_file": str(certs.ca_cert)})
+        assert result.reason is Reason.TLS, (name, result.detail)
+    # verification is on by default: the system store does not know our test CA either
+    assert (await probe(tls_servers["good"].url("/ok"))).reason is Reason.TLS
+    insecure = await probe(tls_servers["selfsigned"].url("/ok"), tls={"insecure": True})
+    assert insecure.ok, insecure.detail
+    assert insecure.cert_not_after is not None  # read even when not verified
+
+
+async def test_cert_min_days(tls_servers: dict[str, FaultServer], certs: Certs) -> None:
+    result = await probe(tls_servers["soon"].url("/ok"), tls={"ca_file": str(certs.ca_cert)},
+                         expect={"cert_min_days": 14})
+    assert result.reason is Reason.ASSERTION
+    assert "certificate expires in 2.9 days" in result.detail or "certificate expires in 3.0 days" in result.detail
+
+
+async def test_server_name_overrides_sni_and_verification(tls_servers: dict[str, FaultServer], certs: Certs) -> None:
+    wrong = await probe(tls_servers["good"].url("/ok"), tls={"ca_file": str(certs.ca_cert), "server_name": "other"})
+    assert wrong.reason is Reason.TLS
+
+
+def test_tls_phases_under_uvloop_as_the_agent_runs(tls_servers: dict[str, FaultServer], certs: Certs) -> None:
+    import uvloop
+
+    result = uvloop.run(probe(tls_servers["good"].url("/ok", host="localhost"),
+                              tls={"ca_file": str(certs.ca_cert)}, ip_family="ip4"))
+    assert result.ok, result.detail
+    assert {Phase.DNS, Phase.CONNECT, Phase.TLS, Phase.TTFB, Phase.TRANSFER} <= set(result.phases)
+    assert result.cert_not_after is not None
