@@ -2,7 +2,8 @@
 
 aiohttp reports DNS and "connection created" (TCP + TLS together); the TCP/TLS split comes from
 `TimedSSLContext.wrap_bio`, which asyncio and uvloop call the moment the TCP connection is up and the TLS
-handshake begins (and which hands us the TLS session whose certificate we read). A phase that did not happen is never recorded, so no phase is ever observed as 0.
+handshake begins (and which hands us the TLS session whose certificate we read). A phase that did not
+happen is never recorded, so no phase is ever observed as 0.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class AttemptTiming:
     """Monotonic marks of one attempt; `phases()` turns them into durations in seconds."""
 
     __slots__ = (
-        "_conn_start", "_dns_end", "_dns_start", "_first_byte", "_hop_sent", "_sums", "_tls_start", "_token", "hops", "tls_object",
+        "_conn_start", "_dns_end", "_dns_start", "_first_byte", "_hop_sent", "_sums", "_tls_start", "_token",
+        "hops", "tls_object",
     )
 
     def __init__(self) -> None:
