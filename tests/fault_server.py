@@ -64,6 +64,9 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         request_line, *header_lines = head.decode("latin-1").split("\r\n")
         _method, path, _version = request_line.split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
+        if path.startswith("http://"):  # absolute form: we are being used as a forward proxy; serve it ourselves
+            headers["x-via-proxy"] = path.split("/", 3)[2]
+            path = "/" + path.split("/", 3)[3]
         if int(headers.get("content-length", "0") or 0):
             await reader.readexactly(int(headers["content-length"]))
         await route(path, headers, reader, writer)

@@ -186,3 +186,12 @@ def test_tls_phases_under_uvloop_as_the_agent_runs(tls_servers: dict[str, FaultS
     assert result.ok, result.detail
     assert {Phase.DNS, Phase.CONNECT, Phase.TLS, Phase.TTFB, Phase.TRANSFER} <= set(result.phases)
     assert result.cert_not_after is not None
+
+
+async def test_requests_go_through_the_configured_proxy(fault: FaultServer) -> None:
+    # the name does not resolve: only the proxy (our fault server, in forward-proxy mode) can answer
+    result = await probe("http://shop.invalid/echo-headers", proxy=fault.url(""),
+                         expect={"json": {"$.x-via-proxy": "shop.invalid"}})
+    assert result.ok, result.detail
+    refused = await probe("http://shop.invalid/ok", proxy="http://127.0.0.1:1")
+    assert refused.reason is Reason.CONNECT

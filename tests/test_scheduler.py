@@ -91,7 +91,7 @@ async def test_runs_stay_on_their_grid_and_every_slot_is_run_or_skipped(target: 
     dues = [t - lag for _, lag, t in recorder.started]
     steps = [(b - a) / 0.2 for a, b in itertools.pairwise(dues)]
     assert len(dues) >= 3
-    assert all(abs(step - round(step)) < 0.1 and round(step) >= 1 for step in steps), steps
+    assert all(abs(step - round(step)) < 0.25 and round(step) >= 1 for step in steps), steps
     # every slot between the first and the last run was run or counted as skipped; none counted twice
     skipped = recorder.skipped["cadence"]
     assert len(steps) + skipped >= sum(round(step) for step in steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -9,8 +10,9 @@ import bcrypt
 import pytest
 from aiohttp.test_utils import TestServer
 
-from prober.config.models import BasicAuth
-from prober.server import BasicAuthGuard, build_app
+from prober.config.models import BasicAuth, ServerTls
+from prober.server import BasicAuthGuard, bound_port, build_app, start_server
+from tests.tls_certs import Certs
 
 Factory = Callable[[BasicAuth | None, bool], TestServer]
 
@@ -78,3 +80,19 @@ def test_bcrypt_hash_is_checked_and_cached() -> None:
     for i in range(40):
         guard.allows(aiohttp.encode_basic_auth("prom", f"guess{i}"))
     assert len(guard._verified) <= 16
+
+
+async def test_endpoints_over_tls(certs: Certs) -> None:
+    app = build_app(lambda accept: (b"prober_up 1\n", "text/plain"), lambda: True, lambda: None)
+    runner = await start_server(app, "127.0.0.1:0", ServerTls(cert_file=str(certs.good[0]),
+                                                              key_file=str(certs.good[1])))
+    try:
+        port = bound_port(runner)
+        context = ssl.create_default_context(cafile=str(certs.ca_cert))
+        async with aiohttp.ClientSession() as session, session.get(
+            f"https://localhost:{port}/metrics", ssl=context
+        ) as response:
+            assert response.status == 200
+            assert await response.text() == "prober_up 1\n"
+    finally:
+        await runner.cleanup()
