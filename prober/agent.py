@@ -19,7 +19,7 @@ from prober.config.models import BasicAuth
 from prober.exporters.log import RunLogger
 from prober.exporters.prometheus import PrometheusExporter
 from prober.loop_monitor import LoopLagMonitor
-from prober.probers import build_prober
+from prober.probers import TlsContexts, build_prober
 from prober.result import Result
 from prober.scheduler import Job, Scheduler, run_with_attempts
 from prober.server import bound_port, build_app, start_server
@@ -32,11 +32,12 @@ WATCH_PERIOD_S = 2.0
 def build_jobs(config: AgentConfig, path: Path) -> list[Job]:
     """A job per check of this agent's region; a prober that cannot be built is a ConfigError."""
     jobs, problems = [], []
+    tls_contexts = TlsContexts()
     for index, check in enumerate(config.checks):
-        if check not in config.local_checks():
+        if not config.runs_here(check):
             continue
         try:
-            jobs.append(Job(check, build_prober(check)))
+            jobs.append(Job(check, build_prober(check, tls_contexts)))
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a CA or key file that does not load
             problems.append(f"{path}: checks[{index}] ({check.name}): tls: cannot load: {exc}")
     if problems:
@@ -55,7 +56,7 @@ async def check_once(path: Path, name: str, region: str | None = None) -> tuple[
     config = load_config(path, region=region)
     for check in config.checks:
         if check.name == name:
-            return await run_with_attempts(Job(check, build_prober(check)))
+            return await run_with_attempts(Job(check, build_prober(check, TlsContexts())))
     raise KeyError(name)
 
 
@@ -82,6 +83,7 @@ class Agent:
         self._config: AgentConfig | None = None
         self._fingerprint = b""
         self.runner: web.AppRunner | None = None
+        self._pending: set[asyncio.Task[bool]] = set()
 
     @property
     def ready(self) -> bool:
@@ -109,7 +111,7 @@ class Agent:
         self._adopt(config, jobs)
         self.exporter.reload_done(True)
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         watcher = asyncio.create_task(self._watch(), name="config-watcher")
@@ -129,6 +131,11 @@ class Agent:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _reload_soon(self) -> None:
+        task = asyncio.create_task(self.reload(), name="reload")
+        self._pending.add(task)  # keep a reference until done: the loop holds tasks only weakly
+        task.add_done_callback(self._pending.discard)
 
     async def reload(self) -> bool:
         """Load the config again; swap it in if valid, else keep the last good one. Returns success."""

@@ -123,7 +123,6 @@ class Scheduler:
 
     async def stop(self) -> None:
         """Stop scheduling; wait for in-flight runs, each bounded by its own timeout."""
-        self.running = False
         ending = self.apply([])
         self.running = False
         if ending:

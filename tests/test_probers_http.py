@@ -10,6 +10,7 @@ import pytest
 
 from prober.config.models import HttpCheck
 from prober.probers.http import HttpProber
+from prober.probers.tls import TlsContexts
 from prober.result import Phase, Reason, Result
 from tests.fault_server import FaultServer
 from tests.tls_certs import Certs
@@ -18,7 +19,7 @@ from tests.tls_certs import Certs
 async def probe(url: str, **fields: Any) -> Result:
     fields.setdefault("timeout", "5s")
     check = HttpCheck(name="t", type="http", url=url, interval="10s", attempts=1, **fields)
-    return await HttpProber(check).probe()
+    return await HttpProber(check, TlsContexts()).probe()
 
 
 async def test_ok_with_phases_that_happened(fault: FaultServer) -> None:
@@ -195,3 +196,13 @@ async def test_requests_go_through_the_configured_proxy(fault: FaultServer) -> N
     assert result.ok, result.detail
     refused = await probe("http://shop.invalid/ok", proxy="http://127.0.0.1:1")
     assert refused.reason is Reason.CONNECT
+
+
+def test_checks_with_the_same_tls_block_share_one_context(certs: Certs) -> None:
+    contexts = TlsContexts()
+    a = HttpCheck(name="a", type="http", url="https://x/", interval="1s", timeout="1s", attempts=1)
+    b = HttpCheck(name="b", type="http", url="https://y/", interval="1s", timeout="1s", attempts=1)
+    c = HttpCheck(name="c", type="http", url="https://y/", interval="1s", timeout="1s", attempts=1,
+                  tls={"ca_file": str(certs.ca_cert)})
+    assert contexts.get(a.tls) is contexts.get(b.tls)
+    assert contexts.get(c.tls) is not contexts.get(a.tls)

@@ -237,7 +237,10 @@ class AgentConfig(Frozen):
     defaults: Defaults = Field(default_factory=Defaults)
     checks: list[Check] = Field(default_factory=list)
 
+    def runs_here(self, check: Check) -> bool:
+        """Whether this agent runs `check`: it has no `regions`, or lists this agent's region."""
+        return check.regions is None or self.agent.region in check.regions
+
     def local_checks(self) -> list[Check]:
-        """The checks this agent runs: those without `regions`, or listing this agent's region."""
-        region = self.agent.region
-        return [c for c in self.checks if c.regions is None or region in c.regions]
+        """The checks this agent runs."""
+        return [check for check in self.checks if self.runs_here(check)]

@@ -15,8 +15,9 @@ from prober import __version__
 from prober.config.models import HttpCheck
 from prober.probers.http_body import BodyDecodingError, BodyTooLargeError, read_body
 from prober.probers.http_expect import check_body, check_certificate, status_matches
-from prober.probers.http_timing import AttemptTiming, TimedSSLContext, trace_config
+from prober.probers.http_timing import AttemptTiming, trace_config
 from prober.probers.reasons import classify, describe
+from prober.probers.tls import TlsContexts
 from prober.result import Reason, Result, cap_detail
 
 _FAMILIES = {"auto": socket.AF_UNSPEC, "ip4": socket.AF_INET, "ip6": socket.AF_INET6}
@@ -24,28 +25,13 @@ _NO_TIMEOUTS = aiohttp.ClientTimeout()  # the prober's own asyncio.timeout is th
 _TRACE = trace_config()
 
 
-def build_ssl_context(check: HttpCheck) -> ssl.SSLContext:
-    """The check's TLS client context, built once per config load (loading CA files is slow)."""
-    ctx = TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if check.tls.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif check.tls.ca_file:
-        ctx.load_verify_locations(cafile=check.tls.ca_file)
-    else:
-        ctx.load_default_certs()
-    if check.tls.cert_file:
-        ctx.load_cert_chain(check.tls.cert_file, check.tls.key_file)
-    return ctx
-
-
 class HttpProber:
     """Probes one `type: http` check. Built once per config load; never shares a connection between runs."""
 
-    def __init__(self, check: HttpCheck) -> None:
+    def __init__(self, check: HttpCheck, tls_contexts: TlsContexts) -> None:
         self.check = check
         self._url = URL(check.url)
-        self._ssl = build_ssl_context(check) if self._needs_tls() else None
+        self._ssl = tls_contexts.get(check.tls) if self._needs_tls() else None
         headers = {"User-Agent": f"prober/{__version__}", "Accept-Encoding": "gzip, deflate"}
         headers.update(check.headers)
         if check.bearer_token is not None:
