@@ -13,84 +13,30 @@ import asyncio
 import hmac
 import json
 import os
-import secrets
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from importlib.resources import files
 
 from aiohttp import web
 
-MAX_SESSIONS_DEFAULT = 10_000
-MAX_QTY_PER_LINE = 99
-MAX_SLOW_MS = 10_000
-MAX_BODY_BYTES = 64 * 1024
-SESSION_COOKIE = "shop_session"
-USERNAME = "demo"
-PASSWORD_DEFAULT = "demo"
-
-
-@dataclass(frozen=True)
-class Product:
-    """One item on sale; prices are kept in cents so totals add up exactly."""
-
-    id: int
-    name: str
-    price_cents: int
-    description: str
-
-
-PRODUCTS: dict[int, Product] = {
-    p.id: p
-    for p in (
-        Product(1, "绿茶 Green tea", 450, "Loose-leaf green tea, 100 g."),
-        Product(2, "Espresso beans", 1290, "Dark roast, whole beans, 250 g."),
-        Product(3, "Ceramic mug", 900, "Holds 300 ml; dishwasher safe."),
-        Product(4, "Tea infuser", 625, "Stainless steel, fits any mug."),
-    )
-}
-
-
-@dataclass
-class Session:
-    """A browser session or an API token: who logged in (if anyone) and their cart (product id -> qty)."""
-
-    username: str | None = None
-    cart: dict[int, int] = field(default_factory=dict)
-
-
-class SessionStore:
-    """Sessions by id, at most `max_sessions`; adding past the cap evicts the least recently used."""
-
-    def __init__(self, max_sessions: int) -> None:
-        if max_sessions < 1:
-            raise ValueError(f"max_sessions must be at least 1 (got {max_sessions})")
-        self.max_sessions = max_sessions
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def create(self, session: Session) -> str:
-        """Store `session` under a new unguessable id and return the id."""
-        session_id = secrets.token_urlsafe(24)
-        self._sessions[session_id] = session
-        while len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
-        return session_id
-
-    def get(self, session_id: str | None) -> Session | None:
-        """The session for `session_id`, marked as recently used; None if unknown or evicted."""
-        if not session_id:
-            return None
-        session = self._sessions.get(session_id)
-        if session is not None:
-            self._sessions.move_to_end(session_id)
-        return session
-
-    def drop(self, session_id: str) -> None:
-        self._sessions.pop(session_id, None)
+from prober.demo.store import (
+    MAX_BODY_BYTES,
+    MAX_QTY_PER_LINE,
+    MAX_SESSIONS_DEFAULT,
+    MAX_SLOW_MS,
+    PASSWORD_DEFAULT,
+    PRODUCTS,
+    SESSION_COOKIE,
+    USERNAME,
+    Product,
+    Session,
+    SessionStore,
+    add_to_cart,
+    cart_json,
+    checkout,
+    money,
+)
 
 
 @dataclass(frozen=True)
@@ -102,31 +48,6 @@ class Assets:
 
 SESSIONS = web.AppKey("sessions", SessionStore)
 ASSETS = web.AppKey("assets", Assets)
-
-
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def _cart_json(session: Session) -> dict[str, object]:
-    items = [
-        {"product_id": pid, "name": PRODUCTS[pid].name, "price": PRODUCTS[pid].price_cents / 100, "qty": qty}
-        for pid, qty in session.cart.items()
-    ]
-    total = sum(PRODUCTS[pid].price_cents * qty for pid, qty in session.cart.items())
-    return {"items": items, "total": total / 100}
-
-
-def _add_to_cart(session: Session, product_id: int, qty: int) -> None:
-    session.cart[product_id] = min(session.cart.get(product_id, 0) + qty, MAX_QTY_PER_LINE)
-
-
-def _checkout(session: Session) -> str | None:
-    """Place the order: empty the cart and return an order id, or None if the cart was empty."""
-    if not session.cart:
-        return None
-    session.cart.clear()
-    return "ord-" + secrets.token_hex(6)
 
 
 def _order_json(order_id: str | None) -> web.Response:
@@ -182,7 +103,7 @@ def _add_form(product: Product, button_id: str = "") -> str:
 async def home(request: web.Request) -> web.Response:
     cards = "".join(
         f'<li class="card"><h2><a href="/products/{p.id}">{escape(p.name)}</a></h2>'
-        f'<p class="price">€{_money(p.price_cents)}</p>{_add_form(p)}</li>'
+        f'<p class="price">€{money(p.price_cents)}</p>{_add_form(p)}</li>'
         for p in PRODUCTS.values()
     )
     return _page(request, "Home", f'<h1>Demo Shop</h1><ul class="products">{cards}</ul>')
@@ -194,7 +115,7 @@ async def product_page(request: web.Request) -> web.Response:
         return _page(request, "Not found", '<h1>Not found</h1><p>No such product.</p>', status=404)
     body = (
         f'<h1 id="name">{escape(product.name)}</h1><p>{escape(product.description)}</p>'
-        f'<p class="price" id="price">€{_money(product.price_cents)}</p>{_add_form(product, "add")}'
+        f'<p class="price" id="price">€{money(product.price_cents)}</p>{_add_form(product, "add")}'
     )
     return _page(request, product.name, body)
 
@@ -242,7 +163,7 @@ async def cart_add(request: web.Request) -> web.Response:
     if session is None:
         session = Session()
         response.set_cookie(SESSION_COOKIE, store.create(session), httponly=True, samesite="Lax", path="/")
-    _add_to_cart(session, int(raw_id), 1)
+    add_to_cart(session, int(raw_id), 1)
     return response
 
 
@@ -250,13 +171,13 @@ async def cart_page(request: web.Request) -> web.Response:
     session = _browser_session(request) or Session()
     rows = "".join(
         f"<tr><td>{escape(PRODUCTS[pid].name)}</td><td>{qty}</td>"
-        f"<td>€{_money(PRODUCTS[pid].price_cents * qty)}</td></tr>"
+        f"<td>€{money(PRODUCTS[pid].price_cents * qty)}</td></tr>"
         for pid, qty in session.cart.items()
     )
     total = sum(PRODUCTS[pid].price_cents * qty for pid, qty in session.cart.items())
     body = (
         '<h1>Your cart</h1><table><thead><tr><th>Item</th><th>Qty</th><th>Price</th></tr></thead>'
-        f'<tbody id="items">{rows}</tbody></table><p>Total: €<span id="total">{_money(total)}</span></p>'
+        f'<tbody id="items">{rows}</tbody></table><p>Total: €<span id="total">{money(total)}</span></p>'
         '<form id="checkout" method="post" action="/checkout"><button id="buy" type="submit">Buy now</button></form>'
         '<p id="msg" role="status"></p><p id="order"></p>'
     )
@@ -266,7 +187,7 @@ async def cart_page(request: web.Request) -> web.Response:
 async def checkout_submit(request: web.Request) -> web.Response:
     """Form POST (HTML answer) or the cart page's fetch with `Accept: application/json` (JSON answer)."""
     session = _browser_session(request)
-    order_id = _checkout(session) if session else None
+    order_id = checkout(session) if session else None
     if "application/json" in request.headers.get("Accept", ""):
         return _order_json(order_id)
     if order_id is None:
@@ -321,7 +242,7 @@ async def api_login(request: web.Request) -> web.Response:
 
 async def api_cart_get(request: web.Request) -> web.Response:
     session = _bearer_session(request)
-    return _unauthorized() if session is None else web.json_response(_cart_json(session))
+    return _unauthorized() if session is None else web.json_response(cart_json(session))
 
 
 async def api_cart_add(request: web.Request) -> web.Response:
@@ -336,15 +257,15 @@ async def api_cart_add(request: web.Request) -> web.Response:
         return web.json_response({"error": "unknown product"}, status=400)
     if type(qty) is not int or not 1 <= qty <= MAX_QTY_PER_LINE:
         return web.json_response({"error": f"qty must be an integer from 1 to {MAX_QTY_PER_LINE}"}, status=400)
-    _add_to_cart(session, product_id, qty)
-    return web.json_response(_cart_json(session))
+    add_to_cart(session, product_id, qty)
+    return web.json_response(cart_json(session))
 
 
 async def api_checkout(request: web.Request) -> web.Response:
     session = _bearer_session(request)
     if session is None:
         return _unauthorized()
-    return _order_json(_checkout(session))
+    return _order_json(checkout(session))
 
 
 # ---------------------------------------------------------------------------------------------- failure helpers
