@@ -79,7 +79,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 async def route(path: str, headers: dict[str, str], reader: asyncio.StreamReader,
                 writer: asyncio.StreamWriter) -> None:
-    parts = path.strip("/").split("/")
+    parts = path.split("?", 1)[0].strip("/").split("/")
     name, arg = parts[0], (parts[1] if len(parts) > 1 else "")
     hits[path] += 1
     if name == "ok":

@@ -206,3 +206,11 @@ def test_checks_with_the_same_tls_block_share_one_context(certs: Certs) -> None:
                   tls={"ca_file": str(certs.ca_cert)})
     assert contexts.get(a.tls) is contexts.get(b.tls)
     assert contexts.get(c.tls) is not contexts.get(a.tls)
+
+
+async def test_details_never_carry_the_url(fault: FaultServer) -> None:
+    result = await probe(fault.url("/redirect-loop?token=s3cret"))
+    assert result.reason is Reason.TOO_MANY_REDIRECTS
+    assert "s3cret" not in result.detail
+    refused = await probe("http://127.0.0.1:1/path?token=s3cret", proxy="http://127.0.0.1:1/?key=s3cret")
+    assert "s3cret" not in refused.detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import ssl
 
@@ -41,7 +42,16 @@ def classify(exc: BaseException) -> Reason:
     return Reason.INTERNAL
 
 
+_URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+
+
 def describe(exc: BaseException) -> str:
-    """A short human description of `exc` for the run's detail (a log field, never a label)."""
-    text = str(exc).strip()
+    """A short description of `exc` for the run's detail (a log field, never a label).
+
+    URLs are cut out: a query string may carry a secret from `${VAR}`.
+    """
+    if isinstance(exc, aiohttp.ClientResponseError):
+        text = f"{exc.status} {exc.message}".strip()
+    else:
+        text = _URL_RE.sub("<url>", str(exc)).strip()
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
