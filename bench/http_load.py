@@ -1,0 +1,346 @@
+"""HTTP load benchmark: prober's CPU per probe, probes/s, memory, schedule lag and timing error, with peers.
+
+One loopback target process answers every request after exactly 50 ms. Three workloads probe it at the same
+rate for the same time, each in its own process so that its CPU and peak RSS are its own:
+
+- prober: the agent's real machinery (HttpProber per check, Scheduler, PrometheusExporter, a JSON log line per
+  run) under uvloop, N checks whose interval makes the rate;
+- blackbox_exporter: Debian's prometheus-blackbox-exporter, its /probe requested at the rate (a new
+  connection per probe, as we do); its own process's CPU is measured, not the driver's;
+- bare: a minimal uvloop + aiohttp loop, a fresh connection per GET, nothing timed or exported (the floor).
+
+Read "CPU ms/probe" as the cost of one probe; the ratios compare prober with each peer in the same run.
+Timing error = prober's measured time-to-first-byte minus the target's 50 ms.
+
+    .venv/bin/python bench/http_load.py [--rate 200] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TARGET_DELAY_S = 0.050
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- target --------------------------------------------------------------------------------------------------
+async def _serve_target(port_file: Path) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            arrived = loop.time()
+            await asyncio.sleep(arrived + TARGET_DELAY_S - loop.time())
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    port_file.write_text(str(server.sockets[0].getsockname()[1]))  # noqa: ASYNC240 - once, before serving
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        await stop.wait()
+
+
+# -- workloads (each runs in its own process and prints one JSON line) -----------------------------------------
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    from prober.config.models import HttpCheck
+    from prober.exporters.log import JsonLineFormatter, RunLogger
+    from prober.exporters.prometheus import PrometheusExporter
+    from prober.probers.http import HttpProber
+    from prober.probers.tls import TlsContexts
+    from prober.result import Phase, Result
+    from prober.scheduler import Job, Scheduler
+
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115, ASYNC230 - once, for the process
+    handler.setFormatter(JsonLineFormatter())
+    logging.getLogger().handlers[:] = [handler]
+    logging.getLogger().setLevel(logging.INFO)
+
+    checks_n = max(1, round(rate))  # one check per probe per second
+    interval_ms = round(checks_n / rate * 1000)
+    checks = [HttpCheck(name=f"c{i}", type="http", url=url, interval=f"{interval_ms}ms", timeout="1s", attempts=1)
+              for i in range(checks_n)]
+    lags: list[float] = []
+    ttfb_errors: list[float] = []
+    done = {"ok": 0, "failed": 0}
+
+    class Figures:
+        def run_started(self, check: str, lag_s: float) -> None:
+            lags.append(lag_s)
+
+        def run_finished(self, result: Result, first_attempt: Result) -> None:
+            done["ok" if result.ok else "failed"] += 1
+            if Phase.TTFB in result.phases:
+                ttfb_errors.append(result.phases[Phase.TTFB] - TARGET_DELAY_S)
+
+        def run_skipped(self, check: str, slots: int) -> None:
+            pass
+
+    exporter = PrometheusExporter(lambda: 0.0)
+    exporter.configure("bench", {}, checks)
+    tls = TlsContexts()
+    scheduler = Scheduler([exporter, RunLogger("bench"), Figures()], max_concurrent_runs=10_000)
+    jobs = [Job(check, HttpProber(check, tls)) for check in checks]  # built once per load, not per probe
+    cpu0, t0 = _cpu_s(), time.monotonic()
+    scheduler.apply(jobs)
+    await asyncio.sleep(seconds)
+    await scheduler.stop()
+    exporter.render(None)
+    elapsed, cpu = time.monotonic() - t0, _cpu_s() - cpu0
+    probes = done["ok"] + done["failed"]
+    return {
+        "probes": probes, "failed": done["failed"], "elapsed_s": elapsed, "cpu_s": cpu,
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "lag_p50_ms": _pct(lags, 0.5) * 1000, "lag_p99_ms": _pct(lags, 0.99) * 1000,
+        "timing_err_p50_ms": _pct(ttfb_errors, 0.5) * 1000, "timing_err_p99_ms": _pct(ttfb_errors, 0.99) * 1000,
+    }
+
+
+async def _open_loop(rate: float, seconds: float, one: Any) -> tuple[int, int, float]:
+    """Start `one()` at `rate` per second for `seconds` (open loop); return (ok, failed, elapsed)."""
+    results = {"ok": 0, "failed": 0}
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def run() -> None:
+        try:
+            results["ok" if await one() else "failed"] += 1
+        except Exception:
+            results["failed"] += 1
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    total = int(rate * seconds)
+    for i in range(total):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(run())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(tasks)
+    return results["ok"], results["failed"], loop.time() - start
+
+
+async def _workload_bare(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    import aiohttp
+
+    async def one() -> bool:
+        connector = aiohttp.TCPConnector(force_close=True, limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session, session.get(url) as response:
+            await response.read()
+            return response.status == 200
+
+    cpu0 = _cpu_s()
+    ok, failed, elapsed = await _open_loop(rate, seconds, one)
+    return {"probes": ok + failed, "failed": failed, "elapsed_s": elapsed, "cpu_s": _cpu_s() - cpu0,
+            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+async def _workload_blackbox_driver(url: str, rate: float, seconds: float, exporter_port: int) -> dict[str, Any]:
+    import aiohttp
+
+    probe_url = f"http://127.0.0.1:{exporter_port}/probe"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one() -> bool:
+            async with session.get(probe_url, params={"module": "http_2xx", "target": url}) as response:
+                return "\nprobe_success 1" in await response.text()
+
+        ok, failed, elapsed = await _open_loop(rate, seconds, one)
+    return {"probes": ok + failed, "failed": failed, "elapsed_s": elapsed}
+
+
+async def _timer_lateness_ms() -> tuple[float, float]:
+    """How late this machine wakes idle timers (p50, p99 in ms): the floor under every lag and timing figure."""
+    loop = asyncio.get_running_loop()
+    late: list[float] = []
+
+    async def one(delay: float) -> None:
+        start = loop.time()
+        await asyncio.sleep(delay)
+        late.append(loop.time() - start - delay)
+
+    await asyncio.gather(*(one(i / 200) for i in range(200)))
+    return _pct(late, 0.5) * 1000, _pct(late, 0.99) * 1000
+
+
+# -- orchestration --------------------------------------------------------------------------------------------
+def _child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"workload {args[:2]} failed:\n{out.stderr[-2000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _proc_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+def _run_blackbox(url: str, rate: float, seconds: float, tmp: Path) -> dict[str, Any] | None:
+    binary = shutil.which("prometheus-blackbox-exporter")
+    if binary is None:
+        return None
+    config = tmp / "blackbox.yml"
+    config.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 1s\n"
+                      "    http: {preferred_ip_protocol: ip4}\n")
+    port = _free_port()
+    exporter = subprocess.Popen([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
+                                 "--log.level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        cpu0 = _proc_cpu_s(exporter.pid)
+        figures = _child(["--workload", "blackbox", "--url", url, "--rate", str(rate), "--seconds", str(seconds),
+                          "--exporter-port", str(port)])
+        figures["cpu_s"] = _proc_cpu_s(exporter.pid) - cpu0
+        figures["peak_rss_kib"] = _proc_hwm_kib(exporter.pid)
+        return figures
+    finally:
+        _stop(exporter)
+
+
+def _print_table(results: dict[str, dict[str, Any] | None], args: argparse.Namespace,
+                 lateness: tuple[float, float]) -> None:
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  python {platform.python_version()}  "
+          f"uvloop: yes  cores: {os.cpu_count()}  rate: {args.rate}/s  seconds: {args.seconds}")
+    print(f"idle timer lateness of this machine, p50/p99: {lateness[0]:.1f} / {lateness[1]:.1f} ms")
+    print(f"{'workload':<18}{'probes/s':>10}{'failed':>8}{'CPU ms/probe':>14}{'peak RSS MiB':>14}")
+    cpu_per_probe: dict[str, float] = {}
+    for name, fig in results.items():
+        if fig is None:
+            print(f"{name:<18}  (not installed)")
+            continue
+        per_probe = fig["cpu_s"] * 1000 / max(1, fig["probes"])
+        cpu_per_probe[name] = per_probe
+        print(f"{name:<18}{fig['probes'] / fig['elapsed_s']:>10.1f}{fig['failed']:>8}{per_probe:>14.3f}"
+              f"{fig['peak_rss_kib'] / 1024:>14.1f}")
+    prober = results["prober"]
+    assert prober is not None
+    print(f"prober schedule lag p50/p99: {prober['lag_p50_ms']:.2f} / {prober['lag_p99_ms']:.2f} ms;  "
+          f"timing error (ttfb - 50 ms) p50/p99: {prober['timing_err_p50_ms']:.2f} / "
+          f"{prober['timing_err_p99_ms']:.2f} ms")
+    for peer in ("blackbox_exporter", "bare aiohttp"):
+        if peer in cpu_per_probe:
+            print(f"prober CPU/probe vs {peer}: {cpu_per_probe['prober'] / cpu_per_probe[peer]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0, help="probes per second (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per workload (default %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--workload", choices=["prober", "bare", "blackbox"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve-target", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--exporter-port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    import uvloop
+
+    if args.serve_target:
+        uvloop.run(_serve_target(args.serve_target))
+        return
+    if args.workload:
+        work = {
+            "prober": lambda: _workload_prober(args.url, args.rate, args.seconds),
+            "bare": lambda: _workload_bare(args.url, args.rate, args.seconds),
+            "blackbox": lambda: _workload_blackbox_driver(args.url, args.rate, args.seconds, args.exporter_port),
+        }[args.workload]
+        print(json.dumps(uvloop.run(work())))
+        return
+
+    lateness = uvloop.run(_timer_lateness_ms())
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        port_file = tmp / "target.port"
+        target = subprocess.Popen([sys.executable, __file__, "--serve-target", str(port_file)])
+        try:
+            deadline = time.monotonic() + 10
+            while not port_file.exists() or not port_file.read_text():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("target did not start")
+                time.sleep(0.05)
+            url = f"http://127.0.0.1:{port_file.read_text()}/"
+            common = ["--url", url, "--rate", str(args.rate), "--seconds", str(args.seconds)]
+            results: dict[str, dict[str, Any] | None] = {
+                "prober": _child(["--workload", "prober", *common]),
+                "blackbox_exporter": _run_blackbox(url, args.rate, args.seconds, tmp),
+                "bare aiohttp": _child(["--workload", "bare", *common]),
+            }
+        finally:
+            _stop(target)
+    _print_table(results, args, lateness)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
