@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 TARGET_DELAY_S = 0.050
+PROBE_TIMEOUT_S = 2.0  # prober's and blackbox_exporter's; generous, so that a late VM timer is not a failure
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -77,22 +78,22 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, Any]:
     from prober.config.models import HttpCheck
-    from prober.exporters.log import JsonLineFormatter, RunLogger
+    from prober.exporters.log import RunLogger, configure_logging
     from prober.exporters.prometheus import PrometheusExporter
     from prober.probers.http import HttpProber
     from prober.probers.tls import TlsContexts
     from prober.result import Phase, Result
     from prober.scheduler import Job, Scheduler
 
-    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115, ASYNC230 - once, for the process
-    handler.setFormatter(JsonLineFormatter())
-    logging.getLogger().handlers[:] = [handler]
-    logging.getLogger().setLevel(logging.INFO)
+    configure_logging()  # the agent's own logging, with its JSON line per run, written to /dev/null
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115, ASYNC230 - once, for the process
 
-    checks_n = max(1, round(rate))  # one check per probe per second
+    checks_n = max(1, round(rate * PROBE_TIMEOUT_S))  # interval = timeout, so the checks make the rate
     interval_ms = round(checks_n / rate * 1000)
-    checks = [HttpCheck(name=f"c{i}", type="http", url=url, interval=f"{interval_ms}ms", timeout="1s", attempts=1)
-              for i in range(checks_n)]
+    checks = [HttpCheck(name=f"c{i}", type="http", url=url, interval=f"{interval_ms}ms",
+                        timeout=f"{round(PROBE_TIMEOUT_S * 1000)}ms", attempts=1) for i in range(checks_n)]
     lags: list[float] = []
     ttfb_errors: list[float] = []
     done = {"ok": 0, "failed": 0}
@@ -249,7 +250,7 @@ def _run_blackbox(url: str, rate: float, seconds: float, tmp: Path) -> dict[str,
     if binary is None:
         return None
     config = tmp / "blackbox.yml"
-    config.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 1s\n"
+    config.write_text(f"modules:\n  http_2xx:\n    prober: http\n    timeout: {PROBE_TIMEOUT_S:g}s\n"
                       "    http: {preferred_ip_protocol: ip4}\n")
     port = _free_port()
     exporter = subprocess.Popen([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",

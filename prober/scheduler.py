@@ -39,6 +39,41 @@ class RunObserver(Protocol):
     def run_skipped(self, check: str, slots: int) -> None: ...
 
 
+class _Stop:
+    """A stop flag that a sleeping check loop wakes up for (a future, not a cancelled timeout: cheaper)."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait_until(self, monotonic_deadline: float) -> bool:
+        """Sleep until the deadline or until stopped; True when stopped."""
+        delay = monotonic_deadline - time.monotonic()
+        if delay > 0 and not self._set:
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            timer = loop.call_later(delay, _resolve, self._waiter)
+            try:
+                await self._waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        return self._set
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 @dataclass(frozen=True)
 class Job:
     """A check with the prober built for it; the unit the scheduler runs."""
@@ -72,6 +107,9 @@ async def run_with_attempts(job: Job) -> tuple[Result, Result]:
 
     Each try is a whole attempt on a fresh connection, bounded by the check's timeout.
     """
+    if job.check.attempts == 1:  # the common case costs no retry machinery
+        result = await attempt(job)
+        return result, result
     results: list[Result] = []
 
     async def one() -> Result:
@@ -96,7 +134,7 @@ class Scheduler:
     def __init__(self, observers: Sequence[RunObserver], max_concurrent_runs: int) -> None:
         self._observers = observers
         self._slots = asyncio.Semaphore(max_concurrent_runs)
-        self._tasks: dict[str, tuple[Job, asyncio.Event, asyncio.Task[None]]] = {}
+        self._tasks: dict[str, tuple[Job, _Stop, asyncio.Task[None]]] = {}
         self.running = False
 
     def apply(self, jobs: Sequence[Job]) -> list[asyncio.Task[None]]:
@@ -116,7 +154,7 @@ class Scheduler:
                 del self._tasks[name]
         for name, job in wanted.items():
             if name not in self._tasks:
-                stop = asyncio.Event()
+                stop = _Stop()
                 task = asyncio.create_task(self._run_forever(job, stop), name=f"check:{name}")
                 self._tasks[name] = (job, stop, task)
         return ending
@@ -128,21 +166,15 @@ class Scheduler:
         if ending:
             await asyncio.gather(*ending, return_exceptions=True)
 
-    async def _run_forever(self, job: Job, stop: asyncio.Event) -> None:
+    async def _run_forever(self, job: Job, stop: _Stop) -> None:
         name, interval = job.check.name, job.check.interval
         offset = first_offset_s(name, interval)
         wall = time.time()
         next_wall = math.floor((wall - offset) / interval) * interval + offset + interval
         due = time.monotonic() + (next_wall - wall)
         while not stop.is_set():
-            delay = due - time.monotonic()
-            if delay > 0:
-                try:
-                    async with asyncio.timeout(delay):
-                        await stop.wait()
-                    return
-                except TimeoutError:
-                    pass
+            if await stop.wait_until(due):
+                return
             lag = time.monotonic() - due
             if lag >= interval:  # the loop stalled past whole slots: skip them, never catch up in a burst
                 missed = math.floor(lag / interval)

@@ -40,6 +40,10 @@ class JsonLineFormatter(logging.Formatter):
 
 def configure_logging(level: str = "info") -> None:
     """Send every log record of the process to stdout as JSON lines."""
+    # fields we never print; computing them per record costs more than the JSON line itself
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
