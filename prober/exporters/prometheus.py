@@ -31,6 +31,8 @@ from prober.exporters.histogram import (
     buckets_with,
     format_le,
 )
+from prober.exporters.text_format import CONTENT_TYPE as TEXT_CONTENT_TYPE
+from prober.exporters.text_format import render_text
 from prober.result import Phase, Reason, Result
 
 BLACKBOX_PHASES = {
@@ -129,7 +131,9 @@ class PrometheusExporter:
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition body and its content type, OpenMetrics when the scraper asks for it."""
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self._registry), content_type
+        if content_type.startswith("application/openmetrics-text"):
+            return encoder(self._registry), content_type
+        return render_text(self.collect()), TEXT_CONTENT_TYPE
 
     def collect(self) -> Iterator[Metric]:
         base_names, base = self._label_names, self._label_values
