@@ -48,8 +48,8 @@ class _Stop:
 
     def set(self) -> None:
         self._set = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._waiter is not None:
+            _resolve(self._waiter)
 
     def is_set(self) -> bool:
         return self._set

@@ -101,7 +101,8 @@ def test_regions_select_the_local_checks(tmp_path: Path) -> None:
         "  - {name: eu_only, type: http, url: 'http://127.0.0.1/', regions: [eu, us]}\n"
         "  - {name: us_only, type: http, url: 'http://127.0.0.1/', regions: [us]}\n"
     )
-    assert [c.name for c in load_config(path).local_checks()] == ["everywhere", "eu_only"]
+    config = load_config(path)
+    assert [c.name for c in config.checks if config.runs_here(c)] == ["everywhere", "eu_only"]
 
 
 def test_relative_files_resolve_from_the_config_folder(tmp_path: Path) -> None:

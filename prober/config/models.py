@@ -240,7 +240,3 @@ class AgentConfig(Frozen):
     def runs_here(self, check: Check) -> bool:
         """Whether this agent runs `check`: it has no `regions`, or lists this agent's region."""
         return check.regions is None or self.agent.region in check.regions
-
-    def local_checks(self) -> list[Check]:
-        """The checks this agent runs."""
-        return [check for check in self.checks if self.runs_here(check)]
