@@ -15,11 +15,13 @@ from pathlib import Path
 from aiohttp import web
 
 from prober.config import AgentConfig, ConfigError, load_config
-from prober.config.models import BasicAuth
+from prober.config.models import BasicAuth, JourneyCheck, JourneysSection
 from prober.exporters.log import RunLogger
 from prober.exporters.prometheus import PrometheusExporter
+from prober.journey.pool import WorkerPool
+from prober.journey.validation import script_problems
 from prober.loop_monitor import LoopLagMonitor
-from prober.probers import TlsContexts, build_prober
+from prober.probers import ProberDeps, TlsContexts, build_prober
 from prober.result import Result
 from prober.scheduler import Job, Scheduler, run_with_attempts
 from prober.server import bound_port, build_app, start_server
@@ -29,15 +31,15 @@ log = logging.getLogger("prober.agent")
 WATCH_PERIOD_S = 2.0
 
 
-def build_jobs(config: AgentConfig, path: Path) -> list[Job]:
+def build_jobs(config: AgentConfig, path: Path, pool: WorkerPool) -> list[Job]:
     """A job per check of this agent's region; a prober that cannot be built is a ConfigError."""
     jobs, problems = [], []
-    tls_contexts = TlsContexts()
+    deps = ProberDeps(TlsContexts(), pool, config.agent.journeys)
     for index, check in enumerate(config.checks):
         if not config.runs_here(check):
             continue
         try:
-            jobs.append(Job(check, build_prober(check, tls_contexts)))
+            jobs.append(Job(check, build_prober(check, deps)))
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a CA or key file that does not load
             problems.append(f"{path}: checks[{index}] ({check.name}): tls: cannot load: {exc}")
     if problems:
@@ -45,18 +47,44 @@ def build_jobs(config: AgentConfig, path: Path) -> list[Job]:
     return jobs
 
 
-def load(path: Path, region: str | None, listen: str | None) -> tuple[AgentConfig, list[Job]]:
-    """Load, validate and build; raise ConfigError naming every problem."""
+def journey_script_problems(config: AgentConfig, path: Path, only_here: bool = True) -> list[str]:
+    """Import every journey script (of this region's checks) in a child process; a problem per bad script."""
+    journeys = [(i, c) for i, c in enumerate(config.checks)
+                if isinstance(c, JourneyCheck) and (config.runs_here(c) or not only_here)]
+    found = script_problems([check.script for _i, check in journeys])
+    return [f"{path}: checks[{index}] ({check.name}): script: {problem}"
+            for (index, check), problem in zip(journeys, found, strict=True) if problem]
+
+
+def load(path: Path, region: str | None, listen: str | None, pool: WorkerPool) -> tuple[AgentConfig, list[Job]]:
+    """Load, validate (journey scripts imported in a child) and build; raise ConfigError naming every problem.
+
+    Blocking (file reads, a child process): the agent calls it in a thread.
+    """
     config = load_config(path, region=region, listen=listen)
-    return config, build_jobs(config, path)
+    problems = journey_script_problems(config, path)
+    if problems:
+        raise ConfigError(problems)
+    return config, build_jobs(config, path, pool)
 
 
-async def check_once(path: Path, name: str, region: str | None = None) -> tuple[Result, Result]:
-    """Run the named check once, with its attempts, whatever its regions; raise ConfigError or KeyError."""
+async def check_once(path: Path, name: str, region: str | None = None) -> tuple[Result, Result, str]:
+    """Run the named check once, with its attempts, whatever its regions: (final, first attempt, artifacts
+    folder). Raises ConfigError or KeyError."""
     config = load_config(path, region=region)
-    for check in config.checks:
+    for index, check in enumerate(config.checks):
         if check.name == name:
-            return await run_with_attempts(Job(check, build_prober(check, TlsContexts())))
+            if isinstance(check, JourneyCheck):
+                problems = script_problems([check.script])
+                if problems[0]:
+                    raise ConfigError([f"{path}: checks[{index}] ({name}): script: {problems[0]}"])
+            pool = WorkerPool(config.agent.journeys)
+            try:
+                deps = ProberDeps(TlsContexts(), pool, config.agent.journeys)
+                final, first = await run_with_attempts(Job(check, build_prober(check, deps)))
+                return final, first, config.agent.journeys.artifacts.dir
+            finally:
+                await pool.close()
     raise KeyError(name)
 
 
@@ -77,8 +105,9 @@ class Agent:
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._monitor = LoopLagMonitor()
-        self.exporter = PrometheusExporter(lambda: self._monitor.lag_s)
+        self.exporter = PrometheusExporter(lambda: self._monitor.lag_s, self)
         self._run_logger = RunLogger(region or "local")
+        self.pool = WorkerPool(JourneysSection())
         self._scheduler: Scheduler | None = None
         self._config: AgentConfig | None = None
         self._fingerprint = b""
@@ -95,13 +124,14 @@ class Agent:
     async def run(self) -> int:
         self._fingerprint = _fingerprint(self.path)
         try:
-            config, jobs = load(self.path, self._region_override, self._listen_override)
+            config, jobs = await asyncio.to_thread(load, self.path, self._region_override, self._listen_override,
+                                                   self.pool)
         except ConfigError as exc:
             log.error("config rejected", extra={"config": str(self.path), "problems": exc.problems})
             return 2
         self._monitor.start()
         self._scheduler = Scheduler([self.exporter, self._run_logger], config.agent.max_concurrent_runs)
-        app = build_app(self.exporter.render, lambda: self.ready, self._web_auth)
+        app = build_app(self.exporter.render, lambda: self.ready, self._web_auth, self._artifacts_dir)
         try:
             self.runner = await start_server(app, config.agent.listen, config.agent.web.tls)
         except OSError as exc:
@@ -122,6 +152,7 @@ class Agent:
         log.info("agent stopping: waiting for in-flight runs")
         watcher.cancel()
         await self._scheduler.stop()
+        await self.pool.close()
         await self._monitor.stop()
         await self.runner.cleanup()
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
@@ -142,7 +173,8 @@ class Agent:
         async with self._reload_lock:
             self._fingerprint = _fingerprint(self.path)
             try:
-                config, jobs = load(self.path, self._region_override, self._listen_override)
+                config, jobs = await asyncio.to_thread(load, self.path, self._region_override,
+                                                       self._listen_override, self.pool)
             except ConfigError as exc:
                 self.exporter.reload_done(False)
                 log.error("config reload rejected; keeping the last good config",
@@ -158,9 +190,23 @@ class Agent:
             log.info("config reloaded", extra={"config": str(self.path), "checks": len(jobs)})
             return True
 
+    def _artifacts_dir(self) -> str:
+        return (self._config.agent.journeys if self._config else JourneysSection()).artifacts.dir
+
+    # the journey pool's figures, for the exporter
+    def browser_processes(self) -> int:
+        return self.pool.browser_processes()
+
+    def journey_workers(self) -> int:
+        return self.pool.worker_count
+
+    def journey_worker_restarts(self) -> dict[str, int]:
+        return dict(self.pool.restarts)
+
     def _adopt(self, config: AgentConfig, jobs: list[Job]) -> None:
         assert self._scheduler is not None
         self._config = config
+        self.pool.configure(config.agent.journeys)
         self._run_logger.region = config.agent.region
         self.exporter.configure(config.agent.region, config.agent.labels, [job.check for job in jobs])
         self._scheduler.apply(jobs)

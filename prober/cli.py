@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from prober import __version__
-from prober.agent import Agent, check_once, load
-from prober.config import ConfigError
+from prober.agent import Agent, build_jobs, check_once, journey_script_problems
+from prober.config import ConfigError, load_config
 from prober.exporters.log import configure_logging
-from prober.result import Result
+from prober.journey.pool import WorkerPool
+from prober.result import Result, StepStatus
 
 T = TypeVar("T")
 
@@ -55,8 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(path: Path, region: str | None) -> int:
+    """Validate the file, import every journey script (of every region) in a child, build every prober."""
     try:
-        config, jobs = load(path, region, None)
+        config = load_config(path, region=region)
+        problems = journey_script_problems(config, path, only_here=False)
+        if problems:
+            raise ConfigError(problems)
+        jobs = build_jobs(config, path, WorkerPool(config.agent.journeys))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
@@ -67,19 +73,23 @@ def _validate(path: Path, region: str | None) -> int:
 
 def _check(path: Path, name: str, region: str | None) -> int:
     try:
-        final, first = _run_loop(check_once(path, name, region))
+        final, first, artifacts_dir = _run_loop(check_once(path, name, region))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
     except KeyError:
         print(f"{path}: no check named {name!r}", file=sys.stderr)
         return 2
-    print(format_result(final, first))
+    print(format_result(final, first, artifacts_dir))
     return 0 if final.ok else 1
 
 
-def format_result(result: Result, first_attempt: Result) -> str:
-    """A readable, multi-line summary of one run for the console."""
+_STEP_MARK = {StepStatus.OK: "ok", StepStatus.FAILED: "FAILED", StepStatus.SOFT_FAILED: "failed (soft)",
+              StepStatus.NOT_RUN: "not run"}
+
+
+def format_result(result: Result, first_attempt: Result, artifacts_dir: str = "") -> str:
+    """A readable, multi-line summary of one run for the console: a journey's steps as a table."""
     verdict = "OK" if result.ok else "FAILED"
     lines = [f"{result.check}: {verdict}  reason={result.reason.value}  duration={result.duration_s * 1000:.1f}ms"
              f"  attempts={result.attempts}"]
@@ -95,4 +105,29 @@ def format_result(result: Result, first_attempt: Result) -> str:
         lines.append(f"  attempt 1  {first_attempt.reason.value}: {first_attempt.detail}")
     if result.detail:
         lines.append(f"  detail     {result.detail}")
+    if result.journey is not None:
+        lines += _journey_lines(result, artifacts_dir)
     return "\n".join(lines)
+
+
+def _journey_lines(result: Result, artifacts_dir: str) -> list[str]:
+    assert result.journey is not None
+    outcome = result.journey
+    lines = []
+    if outcome.steps:
+        width = max(len(step.name) for step in outcome.steps)
+        lines.append(f"  {'step':<{width}}  {'status':<13}  {'duration':>9}  error")
+        for step in outcome.steps:
+            took = f"{step.duration_s * 1000:.0f}ms" if step.duration_s is not None else "-"
+            lines.append(f"  {step.name:<{width}}  {_STEP_MARK[step.status]:<13}  {took:>9}  {step.detail}".rstrip())
+    for number, load in enumerate(outcome.page_loads, 1):
+        vitals = "  ".join(f"{v.value} {x:.3f}" if v.value == "cls" else f"{v.value} {x * 1000:.0f}ms"
+                           for v, x in load.items())
+        lines.append(f"  page {number:<5} {vitals}")
+    if outcome.page_events:
+        lines.append("  page       " + "  ".join(f"{e.value} {n}" for e, n in outcome.page_events.items()))
+    if outcome.requests:
+        lines.append(f"  http       {outcome.requests} request(s) via j.http")
+    for artifact in outcome.artifacts:
+        lines.append(f"  artifact   {Path(artifacts_dir, artifact)}")
+    return lines

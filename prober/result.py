@@ -25,6 +25,10 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     PROTOCOL = "protocol"
+    STEP_FAILED = "step_failed"  # an assertion or Playwright error inside a journey step
+    NAVIGATION = "navigation"  # a page that did not load (network error, DNS, refused) during a journey
+    SCRIPT_ERROR = "script_error"  # the journey script's own fault: outside any step, import error, blocked loop
+    BROWSER_CRASH = "browser_crash"
     INTERNAL = "internal"  # the agent's own fault (or its environment's), never the target's
 
 
@@ -36,6 +40,33 @@ class Phase(StrEnum):
     TLS = "tls"
     TTFB = "ttfb"
     TRANSFER = "transfer"
+
+
+class StepStatus(StrEnum):
+    """How one journey step ended; a failed `soft` step does not end the journey."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SOFT_FAILED = "soft_failed"
+    NOT_RUN = "not_run"
+
+
+class Vital(StrEnum):
+    """Web vitals read from Chromium's Performance APIs; all in seconds except CLS (unitless)."""
+
+    TTFB = "ttfb"
+    FCP = "fcp"
+    LCP = "lcp"
+    CLS = "cls"
+    INP = "inp"
+
+
+class PageEvent(StrEnum):
+    """What went wrong on a page without necessarily failing the run (counted per run)."""
+
+    UNCAUGHT_EXCEPTION = "uncaught_exception"
+    CONSOLE_ERROR = "console_error"
+    FAILED_REQUEST = "failed_request"
 
 
 def cap_detail(text: str) -> str:
@@ -62,6 +93,33 @@ class Result:
     cert_not_after: float | None = None  # unix time of the leaf certificate's expiry, on TLS runs
     detail: str = ""
     attempts: int = 1
+    journey: JourneyOutcome | None = None
 
     def with_attempts(self, attempts: int) -> Result:
         return dataclasses.replace(self, attempts=attempts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepResult:
+    """One `j.step` of a journey run; `duration_s` is None for a step that did not run."""
+
+    name: str
+    status: StepStatus
+    duration_s: float | None = None
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JourneyOutcome:
+    """What a journey run found beyond the common Result fields.
+
+    `page_loads` holds the web vitals of each page load the run saw (a vital that was not measured is absent);
+    `artifacts` are paths relative to the artifacts directory, written for this run.
+    """
+
+    run_id: str
+    steps: tuple[StepResult, ...] = ()
+    page_loads: tuple[dict[Vital, float], ...] = ()
+    page_events: dict[PageEvent, int] = dataclasses.field(default_factory=dict)
+    requests: int = 0
+    artifacts: tuple[str, ...] = ()

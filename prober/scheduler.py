@@ -91,10 +91,10 @@ async def attempt(job: Job) -> Result:
     """One attempt; a prober that raises or overruns its timeout yields `internal`, never an exception."""
     started_at, start = time.time(), time.perf_counter()
     try:
-        async with asyncio.timeout(job.check.timeout + BACKSTOP_GRACE_S):
+        async with asyncio.timeout(job.check.timeout + job.prober.grace_s + BACKSTOP_GRACE_S):
             return await job.prober.probe()
     except TimeoutError:
-        detail = f"prober overran its {job.check.timeout:g}s timeout by {BACKSTOP_GRACE_S:g}s"
+        detail = f"prober overran its {job.check.timeout:g}s timeout by {job.prober.grace_s + BACKSTOP_GRACE_S:g}s"
     except Exception as exc:
         log.exception("prober raised", extra={"check": job.check.name})
         detail = f"prober raised {exc.__class__.__name__}"

@@ -1,4 +1,5 @@
-"""The agent's HTTP endpoints: /metrics, /healthz, /readyz; /metrics optionally behind basic auth, all over TLS.
+"""The agent's HTTP endpoints: /metrics, /healthz, /readyz, /artifacts/...; all but the health endpoints
+optionally behind basic auth, all optionally over TLS.
 
 There is deliberately no endpoint that probes a target on request: the agent probes only what its config says.
 """
@@ -16,6 +17,7 @@ import bcrypt
 from aiohttp import web
 
 from prober.config.models import BasicAuth, ServerTls
+from prober.journey.artifacts import resolve
 
 MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,6 +29,7 @@ _INDEX = """<!doctype html><html><head><meta charset="utf-8"><title>prober</titl
 <body style="font-family: system-ui, sans-serif; margin: 2em"><h1>prober</h1>
 <ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li>
 <li><a href="readyz">/readyz</a></li></ul></body></html>"""
+_ARTIFACT_TYPES = {".png": "image/png", ".zip": "application/zip", ".log": "text/plain; charset=utf-8"}
 
 
 class BasicAuthGuard:
@@ -66,9 +69,11 @@ class BasicAuthGuard:
 
 
 def build_app(
-    metrics: MetricsRenderer, ready: Callable[[], bool], auth: Callable[[], BasicAuth | None]
+    metrics: MetricsRenderer, ready: Callable[[], bool], auth: Callable[[], BasicAuth | None],
+    artifacts_dir: Callable[[], str],
 ) -> web.Application:
-    """The endpoints app; `ready` says whether config is loaded and the scheduler running."""
+    """The endpoints app; `ready` says whether config is loaded and the scheduler running; `artifacts_dir` is
+    the current config's journey artifacts folder, served read-only under /artifacts/<check>/<run>/<file>."""
     guard = BasicAuthGuard(auth)
 
     @web.middleware
@@ -93,6 +98,13 @@ def build_app(
             return web.Response(text="ready\n")
         return web.Response(status=503, text="not ready\n")
 
+    async def artifact(request: web.Request) -> web.StreamResponse:
+        path = resolve(artifacts_dir(), request.match_info["path"])
+        if path is None:
+            raise web.HTTPNotFound(text="no such artifact\n")
+        return web.FileResponse(path, headers={"Content-Type": _ARTIFACT_TYPES.get(path.suffix, "text/plain"),
+                                               "X-Content-Type-Options": "nosniff"})
+
     async def index(_request: web.Request) -> web.Response:
         return web.Response(text=_INDEX, content_type="text/html")
 
@@ -100,6 +112,7 @@ def build_app(
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/artifacts/{path:.+}", artifact)
     app.router.add_get("/", index)
     return app
 

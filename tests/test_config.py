@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from prober.config import ConfigError, load_config
+from prober.config.models import HttpCheck, JourneyCheck
 from prober.config.units import format_duration, parse_duration, parse_size
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -114,7 +115,10 @@ def test_relative_files_resolve_from_the_config_folder(tmp_path: Path) -> None:
 
 def test_the_default_agent_yaml_is_valid() -> None:
     config = load_config(Path(__file__).parent.parent / "agent.yaml")
-    assert config.checks and all(c.url.startswith("http://") for c in config.checks)
+    assert all(c.url.startswith("http://") for c in config.checks if isinstance(c, HttpCheck))
+    journeys = [c for c in config.checks if isinstance(c, JourneyCheck)]
+    assert {c.name for c in journeys} == {"shop_checkout", "shop_api_order"}
+    assert all(c.secret_params == ["password"] for c in journeys)  # from ${DEMO_SHOP_PASSWORD:-demo}
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from prober.config.models import HttpCheck
-from prober.exporters.prometheus import PrometheusExporter
-from prober.result import Phase, Reason, Result
+from prober.config.models import HttpCheck, JourneyCheck
+from prober.exporters.prometheus import MAX_STEP_LABELS, PrometheusExporter
+from prober.result import JourneyOutcome, PageEvent, Phase, Reason, Result, StepResult, StepStatus, Vital
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
 
@@ -28,9 +28,47 @@ def result(name: str, reason: Reason = Reason.OK, duration: float = 0.12, attemp
                   status_code=200 if reason is Reason.OK else 503, cert_not_after=1.8e9, attempts=attempts)
 
 
+class PoolFigures:
+    """The journey pool's figures as the agent hands them to the exporter."""
+
+    def browser_processes(self) -> int:
+        return 3
+
+    def journey_workers(self) -> int:
+        return 1
+
+    def journey_worker_restarts(self) -> dict[str, int]:
+        return {"runs": 2, "died": 1}
+
+
+def journey_check(name: str = "shop_checkout") -> JourneyCheck:
+    return JourneyCheck.model_construct(name=name, type="journey", script="/x.py", params={}, secret_params=[],
+                                        fail_on_page_error=False, interval=60.0, timeout=30.0, attempts=1,
+                                        slo=None, regions=None)
+
+
+def journey_result(name: str = "shop_checkout", reason: Reason = Reason.OK, run_id: str = "r1",
+                   steps: tuple[StepResult, ...] | None = None) -> Result:
+    if steps is None:
+        failed = StepStatus.OK if reason is Reason.OK else StepStatus.FAILED
+        steps = (StepResult("open shop", StepStatus.OK, 0.4), StepResult("buy", failed, 1.5),
+                 StepResult("pay", StepStatus.OK if reason is Reason.OK else StepStatus.NOT_RUN,
+                            0.2 if reason is Reason.OK else None))
+    outcome = JourneyOutcome(run_id=run_id, steps=steps,
+                             page_loads=({Vital.TTFB: 0.05, Vital.FCP: 0.3, Vital.LCP: 0.3, Vital.CLS: 0.02},),
+                             page_events={PageEvent.CONSOLE_ERROR: 2})
+    return Result(check=name, ok=reason is Reason.OK, reason=reason, duration_s=2.1, started_at=time.time(),
+                  journey=outcome)
+
+
 def fed_exporter() -> PrometheusExporter:
-    exporter = PrometheusExporter(lambda: 0.002)
-    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home")])
+    exporter = PrometheusExporter(lambda: 0.002, PoolFigures())
+    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check()])
+    exporter.run_started("shop_checkout", 0.001)
+    exporter.run_finished(journey_result(), journey_result())
+    failed = journey_result(reason=Reason.STEP_FAILED, run_id="20261125T100000Z-abc123")
+    exporter.run_started("shop_checkout", 0.001)
+    exporter.run_finished(failed, failed)
     exporter.reload_done(True)
     exporter.run_started("shop_home", 0.003)
     exporter.run_finished(result("shop_home"), result("shop_home"))
@@ -84,9 +122,10 @@ def test_counters_gauges_and_labels() -> None:
     assert sample(text, "probe_http_duration_seconds", phase="processing", **common) == 0.05
     assert sample(text, "probe_ssl_earliest_cert_expiry", **common) == 1.8e9
     assert sample(text, "prober_http_phase_duration_seconds_count", phase="ttfb", **common) == 3
-    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 3
+    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 5
     assert sample(text, "prober_config_last_reload_successful", region="eu-west-1") == 1
-    assert sample(text, "prober_checks_configured", region="eu-west-1") == 1
+    assert sample(text, "prober_checks_configured", region="eu-west-1") == 2
+    assert sample(text, "prober_runs_in_flight", region="eu-west-1") == 0
     assert "_created" not in text
 
 
@@ -122,3 +161,39 @@ def test_openmetrics_when_the_scraper_asks_for_it() -> None:
     assert b"_created" not in body
     _, plain_type = exporter.render("text/plain")
     assert plain_type.startswith("text/plain; version=0.0.4")
+
+
+def test_journey_steps_vitals_and_page_events() -> None:
+    text = scrape(fed_exporter())
+    labels = {"check": "shop_checkout", "region": "eu-west-1"}
+    assert sample(text, "prober_step_duration_seconds_count", step="buy", **labels) == 2
+    assert sample(text, "prober_step_failures_total", step="buy", **labels) == 1
+    assert sample(text, "prober_step_failures_total", step="open shop", **labels) == 0
+    # a step that did not run is neither timed nor counted as failed
+    assert sample(text, "prober_step_duration_seconds_count", step="pay", **labels) == 1
+    assert sample(text, "prober_browser_web_vital_count", vital="lcp", **labels) == 2
+    assert sample(text, "prober_browser_web_vital_bucket", vital="cls", le="0.05", **labels) == 2
+    assert sample(text, "prober_browser_web_vital_bucket", vital="lcp", le="0.2", **labels) == 0
+    assert sample(text, "prober_browser_page_events_total", kind="console_error", **labels) == 4
+    assert sample(text, "prober_browser_processes", region="eu-west-1") == 3
+    assert sample(text, "prober_journey_worker_restarts_total", cause="died") == 1
+
+
+def test_step_labels_are_capped() -> None:
+    exporter = PrometheusExporter(lambda: 0.0)
+    exporter.configure("local", {}, [journey_check("many")])
+    for i in range(MAX_STEP_LABELS + 10):
+        steps = (StepResult(f"step {i}", StepStatus.OK, 0.1),)
+        exporter.run_finished(journey_result("many", steps=steps), journey_result("many", steps=steps))
+    text = scrape(exporter)
+    step_names = {s.labels["step"] for f in text_string_to_metric_families(text) for s in f.samples
+                  if s.name == "prober_step_duration_seconds_count"}
+    assert len(step_names) == MAX_STEP_LABELS + 1
+    assert sample(text, "prober_step_duration_seconds_count", step="_other") == 10
+
+
+def test_failure_counter_carries_the_run_id_as_an_openmetrics_exemplar() -> None:
+    text = scrape(fed_exporter(), "application/openmetrics-text; version=1.0.0")
+    line = next(x for x in text.splitlines() if x.startswith("prober_check_failures_total{")
+                and 'check="shop_checkout"' in x)
+    assert '# {run_id="20261125T100000Z-abc123"} 1.0' in line

@@ -160,12 +160,16 @@ async def test_global_concurrency_bound(target: TestServer) -> None:
 class RaisingProber:
     """A prober with a bug: it raises."""
 
+    grace_s = 0.0
+
     async def probe(self) -> Result:
         raise RuntimeError("bug")
 
 
 class OverrunningProber:
     """A prober with a bug: it ignores its timeout."""
+
+    grace_s = 0.0
 
     async def probe(self) -> Result:
         await asyncio.sleep(30)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import aiohttp
 import bcrypt
@@ -18,11 +19,22 @@ Factory = Callable[[BasicAuth | None, bool], TestServer]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[Callable[[BasicAuth | None, bool], TestServer]]:
+def artifacts(tmp_path: Path) -> Path:
+    run = tmp_path / "artifacts" / "shop_checkout" / "20261125T100000Z-abc123"
+    run.mkdir(parents=True)
+    (run / "screenshot.png").write_bytes(b"\x89PNG fake")
+    (run / "console.log").write_text("[error] boom\n")
+    (tmp_path / "artifacts" / "secret.txt").write_text("not an artifact")
+    return tmp_path / "artifacts"
+
+
+@pytest.fixture
+async def serve(artifacts: Path) -> AsyncIterator[Callable[[BasicAuth | None, bool], TestServer]]:
     servers: list[TestServer] = []
 
     def factory(auth: BasicAuth | None, ready: bool) -> TestServer:
-        app = build_app(lambda accept: (b"prober_up 1\n", "text/plain; version=0.0.4"), lambda: ready, lambda: auth)
+        app = build_app(lambda accept: (b"prober_up 1\n", "text/plain; version=0.0.4"), lambda: ready, lambda: auth,
+                        lambda: str(artifacts))
         server = TestServer(app, host="127.0.0.1")
         servers.append(server)
         return server
@@ -36,7 +48,7 @@ async def get(server: TestServer, path: str, auth: tuple[str, str] | None = None
     await server.start_server()
     headers = {"Authorization": aiohttp.encode_basic_auth(*auth)} if auth else {}
     async with aiohttp.ClientSession() as session, session.get(server.make_url(path), headers=headers) as response:
-        return response.status, await response.text()
+        return response.status, (await response.read()).decode(errors="replace")
 
 
 async def test_endpoints_without_auth(serve: Factory) -> None:
@@ -55,6 +67,22 @@ async def test_not_ready_until_config_and_scheduler_are_up(serve: Factory) -> No
 async def test_there_is_no_endpoint_that_probes_on_request(serve: Factory) -> None:
     server = serve(None, True)
     assert (await get(server, "/probe?target=http://127.0.0.1:1/"))[0] == 404
+
+
+async def test_artifacts_are_served_and_nothing_else(serve: Factory) -> None:
+    server = serve(None, True)
+    assert await get(server, "/artifacts/shop_checkout/20261125T100000Z-abc123/console.log") == (200, "[error] boom\n")
+    assert (await get(server, "/artifacts/shop_checkout/20261125T100000Z-abc123/screenshot.png"))[0] == 200
+    for path in ("/artifacts/secret.txt", "/artifacts/shop_checkout/20261125T100000Z-abc123/../../secret.txt",
+                 "/artifacts/shop_checkout/%2E%2E/x/console.log", "/artifacts/shop_checkout/nope/trace.zip"):
+        assert (await get(server, path))[0] == 404, path
+
+
+async def test_artifacts_are_behind_the_same_auth(serve: Factory) -> None:
+    server = serve(BasicAuth(username="prom", password="s3cret"), True)
+    path = "/artifacts/shop_checkout/20261125T100000Z-abc123/console.log"
+    assert (await get(server, path))[0] == 401
+    assert (await get(server, path, ("prom", "s3cret")))[0] == 200
 
 
 async def test_basic_auth_with_password_from_env(serve: Factory) -> None:
@@ -83,7 +111,7 @@ def test_bcrypt_hash_is_checked_and_cached() -> None:
 
 
 async def test_endpoints_over_tls(certs: Certs) -> None:
-    app = build_app(lambda accept: (b"prober_up 1\n", "text/plain"), lambda: True, lambda: None)
+    app = build_app(lambda accept: (b"prober_up 1\n", "text/plain"), lambda: True, lambda: None, lambda: "/nonexistent")
     runner = await start_server(app, "127.0.0.1:0", ServerTls(cert_file=str(certs.good[0]),
                                                               key_file=str(certs.good[1])))
     try:

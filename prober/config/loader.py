@@ -21,6 +21,7 @@ from prober.config.units import parse_duration
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CHECK_KEYS_FROM_DEFAULTS = ("interval", "timeout", "attempts")
+_CHECK_TYPES = ("http", "journey")
 
 Loc = tuple[str | int, ...]
 
@@ -63,6 +64,7 @@ def load_config(path: Path, *, region: str | None = None, listen: str | None = N
     data = _substitute(raw, (), problems, secret_locs, name, raw)
     assert isinstance(data, dict)
     _apply_defaults(data)
+    _mark_secret_params(data, secret_locs)
     _apply_overrides(data, region, listen)
     try:
         config = AgentConfig.model_validate(data, context={"base_dir": path.parent})
@@ -114,6 +116,18 @@ def _apply_defaults(data: dict[str, Any]) -> None:
                 check.setdefault(key, base[key])
 
 
+def _mark_secret_params(data: dict[str, Any], secret_locs: set[Loc]) -> None:
+    """A journey param that came from `${VAR}` joins its check's `secret_params`, to be redacted everywhere."""
+    checks = data.get("checks")
+    for loc in secret_locs:
+        if len(loc) == 4 and loc[0] == "checks" and loc[2] == "params" and isinstance(checks, list):
+            check = checks[loc[1]] if isinstance(loc[1], int) else None
+            if isinstance(check, dict):
+                names = check.setdefault("secret_params", [])
+                if isinstance(names, list) and loc[3] not in names:
+                    names.append(loc[3])
+
+
 def _apply_overrides(data: dict[str, Any], region: str | None, listen: str | None) -> None:
     agent = data.setdefault("agent", {})
     if not isinstance(agent, dict):
@@ -156,13 +170,18 @@ _MESSAGES = {
 def _describe(
     name: str, raw: Any, loc: Loc, msg: str, kind: str, value: object, secret_locs: set[Loc]
 ) -> str:
-    loc = tuple(part for part in loc if part not in ("function-after[_resolve_file(), str]",))
+    loc = tuple(part for part in loc if not (isinstance(part, str) and part.startswith("function-after[")))
+    if len(loc) >= 3 and loc[0] == "checks" and loc[2] in _CHECK_TYPES:
+        loc = (*loc[:2], *loc[3:])  # pydantic puts the union's tag in the path: the check's type says it
     text = _MESSAGES.get(kind, msg.removeprefix("Value error, "))
     if kind not in _MESSAGES and "(got " not in text:
         shown = "<hidden: from ${VAR}>" if any(loc[: len(s)] == s for s in secret_locs) else repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         text += f" (got {shown})"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        got = f" (got {value.get('type')!r})" if isinstance(value, dict) and "type" in value else ""
+        return _where(name, raw, (*loc, "type")) + f"expected one of {', '.join(_CHECK_TYPES)}{got}"
     if kind == "extra_forbidden" and loc:
         *parent, key = loc
         return _where(name, raw, tuple(parent)) + f"unknown key {key!r}"

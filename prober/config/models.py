@@ -80,12 +80,54 @@ class WebConfig(Frozen):
         return value
 
 
+def _resolve_dir(value: str, info: ValidationInfo) -> str:
+    """Resolve a directory relative to agent.yaml's folder; it need not exist yet."""
+    base = (info.context or {}).get("base_dir", Path.cwd())
+    return str((Path(base) / value).resolve())
+
+
+DirPath = Annotated[str, AfterValidator(_resolve_dir)]
+
+
+class BrowserConfig(Frozen):
+    """The browser of journeys: Debian's headless shell by default; found on PATH unless `executable` is a path."""
+
+    kind: Literal["headless_shell", "chromium"] = "headless_shell"
+    executable: str | None = None
+    args: list[str] = Field(default_factory=list)
+
+
+class ArtifactsConfig(Frozen):
+    """Where failed (or all) journey runs leave their screenshot, trace and console log, and how many are kept."""
+
+    dir: DirPath = "artifacts"
+    when: Literal["failure", "always", "never"] = "failure"
+    trace: bool = True
+    keep_runs: int = Field(default=200, ge=1, le=100_000)
+    keep_bytes: ByteSize = Field(default=512 << 20, ge=1 << 20)
+
+
+class JourneysSection(Frozen):
+    """How journeys run: worker processes, each owning one browser and running several journeys at once.
+
+    `runs_per_worker: 1` isolates every run in its own process at the cost of a browser per concurrent run.
+    """
+
+    workers: int = Field(default=1, ge=1, le=32)
+    runs_per_worker: int = Field(default=4, ge=1, le=64)
+    recycle_after_runs: int = Field(default=500, ge=1)
+    recycle_above_memory: ByteSize = Field(default=1 << 30, ge=64 << 20)
+    browser: BrowserConfig = Field(default_factory=BrowserConfig)
+    artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
+
+
 class AgentSection(Frozen):
     region: RegionName = "local"
     listen: str = "127.0.0.1:9470"
     labels: dict[str, LabelValue] = Field(default_factory=dict)
     max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
     web: WebConfig = Field(default_factory=WebConfig)
+    journeys: JourneysSection = Field(default_factory=JourneysSection)
 
     @field_validator("listen")
     @classmethod
@@ -226,8 +268,54 @@ class HttpCheck(Frozen):
         return value
 
 
-Check = HttpCheck
-"""Every check type; becomes a discriminated union on `type` as types are added."""
+def _resolve_script(value: str, info: ValidationInfo) -> str:
+    """`file.py` or `file.py:function`, the file relative to agent.yaml's folder; returns the absolute form."""
+    file, sep, function = value.partition(":")
+    if sep and not function.isidentifier():
+        raise ValueError(f"expected file.py or file.py:function (got {value!r})")
+    if not file.endswith(".py"):
+        raise ValueError(f"a journey script is a .py file (got {value!r})")
+    path = _resolve_file(file, info)
+    return f"{path}:{function}" if sep else path
+
+
+JourneyParam = str | int | float | bool
+
+
+class JourneyCheck(Frozen):
+    """A journey script run in a worker process: browser steps (`j.page`) and/or HTTP calls (`j.http`).
+
+    `params` from `${VAR}` are secret: never logged, exported, or left in artifacts (`secret_params` names more).
+    """
+
+    name: CheckName
+    type: Literal["journey"]
+    script: Annotated[str, AfterValidator(_resolve_script)]
+    params: dict[str, JourneyParam] = Field(default_factory=dict)
+    secret_params: list[str] = Field(default_factory=list)
+    fail_on_page_error: bool = False
+    interval: Duration = Field(gt=0)
+    timeout: Duration = Field(gt=0)
+    attempts: int = Field(ge=1, le=10)
+    slo: Slo | None = None
+    regions: list[RegionName] | None = Field(default=None, min_length=1)
+
+    @property
+    def script_path(self) -> str:
+        return self.script.partition(":")[0]
+
+    @property
+    def function(self) -> str | None:
+        return self.script.partition(":")[2] or None
+
+    def secrets(self) -> list[str]:
+        """The values to redact from everything a run writes: every secret param as text, longest first."""
+        values = {str(self.params[name]) for name in self.secret_params if name in self.params}
+        return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+
+
+Check = Annotated[HttpCheck | JourneyCheck, Field(discriminator="type")]
+"""Every check type: a discriminated union on `type`."""
 
 
 class AgentConfig(Frozen):

@@ -36,6 +36,7 @@ from prober.demo.store import (
     cart_json,
     checkout,
     money,
+    search,
 )
 
 
@@ -82,7 +83,11 @@ def _page(request: web.Request, title: str, body: str, *, status: int = 200, scr
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · Demo Shop</title><style>{request.app[ASSETS].css}</style></head>
-<body><header><a class="brand" href="/">Demo Shop</a><a href="/cart">Cart ({count})</a>{who}</header>
+<body><header><a class="brand" href="/">Demo Shop</a>
+<form id="search" action="/search" role="search"><input id="q" name="q" type="search" aria-label="Search"
+ value="{escape(request.query.get("q", "")[:100]) if request.path == "/search" else ""}">
+<button id="go">Search</button></form>
+<a href="/cart">Cart ({count})</a>{who}</header>
 <main>{body}</main>{f"<script>{script}</script>" if script else ""}</body></html>
 """
     return web.Response(text=html, status=status, content_type="text/html")
@@ -118,6 +123,16 @@ async def product_page(request: web.Request) -> web.Response:
         f'<p class="price" id="price">€{money(product.price_cents)}</p>{_add_form(product, "add")}'
     )
     return _page(request, product.name, body)
+
+
+async def search_page(request: web.Request) -> web.Response:
+    query = request.query.get("q", "")[:100]
+    found = search(query)
+    items = "".join(f'<li class="result"><a href="/products/{p.id}">{escape(p.name)}</a> '
+                    f'<span class="price">€{money(p.price_cents)}</span></li>' for p in found)
+    body = (f'<h1>Search</h1><p id="count">{len(found)} result{"" if len(found) == 1 else "s"} for '
+            f'“{escape(query)}”</p><ul id="results">{items}</ul>')
+    return _page(request, "Search", body)
 
 
 def _login_form(error: str = "") -> str:
@@ -268,6 +283,14 @@ async def api_checkout(request: web.Request) -> web.Response:
     return _order_json(checkout(session))
 
 
+async def api_order(request: web.Request) -> web.Response:
+    session = _bearer_session(request)
+    if session is None:
+        return _unauthorized()
+    order = session.orders.get(request.match_info["order_id"])
+    return web.json_response(order) if order else web.json_response({"error": "no such order"}, status=404)
+
+
 # ---------------------------------------------------------------------------------------------- failure helpers
 
 
@@ -318,6 +341,8 @@ def build_app(*, max_sessions: int = MAX_SESSIONS_DEFAULT, password: str | None 
     app.router.add_get("/api/cart", api_cart_get)
     app.router.add_post("/api/cart", api_cart_add)
     app.router.add_post("/api/checkout", api_checkout)
+    app.router.add_get(r"/api/orders/{order_id:ord-[0-9a-f]{12}}", api_order)
+    app.router.add_get("/search", search_page)
     app.router.add_get("/slow", slow)
     app.router.add_get(r"/status/{code:\d{3}}", status)
     return app

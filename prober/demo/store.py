@@ -12,6 +12,7 @@ MAX_SLOW_MS = 10_000
 MAX_BODY_BYTES = 64 * 1024
 SESSION_COOKIE = "shop_session"
 USERNAME = "demo"
+MAX_ORDERS_PER_SESSION = 20
 PASSWORD_DEFAULT = "demo"
 
 
@@ -42,6 +43,7 @@ class Session:
 
     username: str | None = None
     cart: dict[int, int] = field(default_factory=dict)
+    orders: OrderedDict[str, dict[str, object]] = field(default_factory=OrderedDict)  # the last MAX_ORDERS
 
 
 class SessionStore:
@@ -98,5 +100,15 @@ def checkout(session: Session) -> str | None:
     """Place the order: empty the cart and return an order id, or None if the cart was empty."""
     if not session.cart:
         return None
+    order_id = "ord-" + secrets.token_hex(6)
+    session.orders[order_id] = {"order_id": order_id, "status": "ordered", **cart_json(session)}
+    while len(session.orders) > MAX_ORDERS_PER_SESSION:
+        session.orders.popitem(last=False)
     session.cart.clear()
-    return "ord-" + secrets.token_hex(6)
+    return order_id
+
+
+def search(query: str) -> list[Product]:
+    """Products whose name or description holds every word of `query` (case-insensitive)."""
+    words = query.lower().split()[:8]
+    return [p for p in PRODUCTS.values() if all(w in f"{p.name} {p.description}".lower() for w in words)]

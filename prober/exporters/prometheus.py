@@ -7,14 +7,17 @@ tests/golden/metrics.txt: change both together.
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
+    Exemplar,
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
@@ -22,18 +25,27 @@ from prometheus_client.core import (
 from prometheus_client.exposition import choose_encoder
 
 from prober import __version__
-from prober.config.models import Check
+from prober.config.models import Check, HttpCheck
 from prober.exporters.histogram import (
     CHECK_DURATION_BUCKETS_S,
+    CLS_BUCKETS,
     PHASE_BUCKETS_S,
     SCHEDULE_LAG_BUCKETS_S,
+    WEB_VITAL_BUCKETS_S,
     Histogram,
     buckets_with,
     format_le,
 )
 from prober.exporters.text_format import CONTENT_TYPE as TEXT_CONTENT_TYPE
 from prober.exporters.text_format import render_text
-from prober.result import Phase, Reason, Result
+from prober.result import PageEvent, Phase, Reason, Result, StepStatus, Vital
+
+log = logging.getLogger("prober.exporter")
+
+MAX_STEP_LABELS = 32
+"""Distinct step names exported per check; a script that makes more (names built from data) shares one
+`step="_other"` series for the rest, and a warning says so."""
+OTHER_STEP = "_other"
 
 BLACKBOX_PHASES = {
     Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls", Phase.TTFB: "processing",
@@ -45,7 +57,24 @@ BLACKBOX_PHASES = {
 def duration_buckets(check: Check) -> tuple[float, ...]:
     """The duration buckets of a check: the defaults plus its SLO latency threshold and max_duration."""
     threshold = check.slo.latency.threshold if check.slo and check.slo.latency else None
-    return buckets_with(CHECK_DURATION_BUCKETS_S, (threshold, check.expect.max_duration))
+    max_duration = check.expect.max_duration if isinstance(check, HttpCheck) else None
+    return buckets_with(CHECK_DURATION_BUCKETS_S, (threshold, max_duration))
+
+
+class JourneyStats(Protocol):
+    """The journey pool's own figures (the agent provides them)."""
+
+    def browser_processes(self) -> int: ...
+
+    def journey_workers(self) -> int: ...
+
+    def journey_worker_restarts(self) -> dict[str, int]: ...
+
+
+@dataclass
+class _StepSeries:
+    duration: Histogram = field(default_factory=lambda: Histogram(CHECK_DURATION_BUCKETS_S))
+    failures: int = 0
 
 
 @dataclass
@@ -57,14 +86,30 @@ class _CheckSeries:
     failures: dict[Reason, int] = field(default_factory=dict)
     first_attempt_failures: dict[Reason, int] = field(default_factory=dict)
     phases: dict[Phase, Histogram] = field(default_factory=dict)
+    steps: dict[str, _StepSeries] = field(default_factory=dict)
+    vitals: dict[Vital, Histogram] = field(default_factory=dict)
+    page_events: dict[PageEvent, int] = field(default_factory=dict)
+    failure_exemplars: dict[Reason, Exemplar] = field(default_factory=dict)
     last: Result | None = None
+
+    def step(self, check: str, name: str) -> _StepSeries:
+        series = self.steps.get(name)
+        if series is None:
+            if len(self.steps) >= MAX_STEP_LABELS:
+                if OTHER_STEP not in self.steps:
+                    log.warning("too many step names: the rest are exported as step=\"_other\"",
+                                extra={"check": check, "max_step_labels": MAX_STEP_LABELS})
+                name = OTHER_STEP
+            series = self.steps.setdefault(name, _StepSeries())
+        return series
 
 
 class PrometheusExporter:
     """A RunObserver that keeps what runs found, and a prometheus_client Collector that exports it."""
 
-    def __init__(self, loop_lag_s: Callable[[], float]) -> None:
+    def __init__(self, loop_lag_s: Callable[[], float], journeys: JourneyStats | None = None) -> None:
         self._loop_lag_s = loop_lag_s
+        self._journeys = journeys
         self._series: dict[str, _CheckSeries] = {}
         self._label_names: list[str] = ["region"]
         self._label_values: list[str] = ["local"]
@@ -111,6 +156,9 @@ class PrometheusExporter:
         series.attempts += result.attempts
         if not result.ok:
             series.failures[result.reason] = series.failures.get(result.reason, 0) + 1
+            if result.journey is not None:  # a failure spike links to its artifacts by run id
+                series.failure_exemplars[result.reason] = Exemplar({"run_id": result.journey.run_id}, 1.0,
+                                                                   result.started_at)
         if not first_attempt.ok:
             reason = first_attempt.reason
             series.first_attempt_failures[reason] = series.first_attempt_failures.get(reason, 0) + 1
@@ -120,7 +168,29 @@ class PrometheusExporter:
             if histogram is None:
                 histogram = series.phases[phase] = Histogram(PHASE_BUCKETS_S)
             histogram.observe(seconds)
+        if result.journey is not None:
+            self._journey_finished(series, result)
         series.last = result
+
+    def _journey_finished(self, series: _CheckSeries, result: Result) -> None:
+        assert result.journey is not None
+        for step in result.journey.steps:
+            if step.status is StepStatus.NOT_RUN:
+                continue
+            step_series = series.step(result.check, step.name)
+            if step.duration_s is not None:
+                step_series.duration.observe(step.duration_s)
+            if step.status is not StepStatus.OK:
+                step_series.failures += 1
+        for load in result.journey.page_loads:
+            for vital, value in load.items():
+                histogram = series.vitals.get(vital)
+                if histogram is None:
+                    histogram = series.vitals[vital] = Histogram(CLS_BUCKETS if vital is Vital.CLS
+                                                                 else WEB_VITAL_BUCKETS_S)
+                histogram.observe(value)
+        for event, count in result.journey.page_events.items():
+            series.page_events[event] = series.page_events.get(event, 0) + count
 
     def run_skipped(self, check: str, slots: int) -> None:
         series = self._series.get(check)
@@ -170,13 +240,32 @@ class PrometheusExporter:
                           ("phase",))
         cert_expiry = gauge("probe_ssl_earliest_cert_expiry",
                             "Expiry of the leaf TLS certificate seen by the last TLS run, as a unix timestamp.")
+        step_duration = HistogramMetricFamily("prober_step_duration_seconds",
+                                              "Duration of each journey step that ran (passed or failed), in "
+                                              "seconds.", labels=[*names, "step"])
+        step_failures = counter("prober_step_failures_total",
+                                "Journey steps that failed (soft failures included). Cumulative.", ("step",))
+        vitals = HistogramMetricFamily("prober_browser_web_vital",
+                                       "Web vitals of each page load in browser journeys: ttfb, fcp, lcp and inp in "
+                                       "seconds, cls unitless (its own buckets).", labels=[*names, "vital"])
+        page_events = counter("prober_browser_page_events_total",
+                              "Uncaught page exceptions, console errors and failed requests (no response) seen "
+                              "by browser journeys. Cumulative.", ("kind",))
         for name, series in self._series.items():
             labels = [name, *base]
             runs.add_metric(labels, series.runs)
             attempts.add_metric(labels, series.attempts)
             skipped.add_metric(labels, series.skipped)
             for reason, count in series.failures.items():
-                failures.add_metric([*labels, reason.value], count)
+                failures.add_metric([*labels, reason.value], count, exemplar=series.failure_exemplars.get(reason))
+            for step, step_series in series.steps.items():
+                step_duration.add_metric([*labels, step], _buckets(step_series.duration),
+                                         step_series.duration.total)
+                step_failures.add_metric([*labels, step], step_series.failures)
+            for vital, histogram in series.vitals.items():
+                vitals.add_metric([*labels, vital.value], _buckets(histogram), histogram.total)
+            for event, count in series.page_events.items():
+                page_events.add_metric([*labels, event.value], count)
             for reason, count in series.first_attempt_failures.items():
                 first_failures.add_metric([*labels, reason.value], count)
             duration.add_metric(labels, _buckets(series.duration), series.duration.total)
@@ -193,7 +282,10 @@ class PrometheusExporter:
             if last.cert_not_after is not None:
                 cert_expiry.add_metric(labels, last.cert_not_after)
         yield from (runs, failures, first_failures, attempts, skipped, duration, phase_hist,
-                    success, probe_duration, status_code, bb_phases, cert_expiry)
+                    success, probe_duration, status_code, bb_phases, cert_expiry,
+                    step_duration, step_failures, vitals, page_events)
+        if self._journeys is not None:
+            yield from self._collect_journey_pool(gauge, base, base_names)
 
         lag = HistogramMetricFamily("prober_schedule_lag_seconds",
                                     "Delay between a run's scheduled time and its start, in seconds.",
@@ -218,6 +310,24 @@ class PrometheusExporter:
                      ("version", "python_version"), agent=True)
         info.add_metric([*base, __version__, platform.python_version()], 1.0)
         yield info
+
+
+    def _collect_journey_pool(
+        self, gauge: Callable[..., GaugeMetricFamily], base: list[str], base_names: list[str]
+    ) -> Iterator[Metric]:
+        assert self._journeys is not None
+        browsers = gauge("prober_browser_processes", "Browser processes of this agent's journey workers, orphans "
+                         "of dead workers included: a leak shows here first.", agent=True)
+        browsers.add_metric(base, float(self._journeys.browser_processes()))
+        workers = gauge("prober_journey_workers", "Journey worker processes running now.", agent=True)
+        workers.add_metric(base, float(self._journeys.journey_workers()))
+        restarts = CounterMetricFamily("prober_journey_worker_restarts_total",
+                                       "Journey workers replaced, by cause: runs or memory (recycled), config, "
+                                       "died, hung (killed past a timeout), start. Cumulative.",
+                                       labels=[*base_names, "cause"])
+        for cause, count in sorted(self._journeys.journey_worker_restarts().items()):
+            restarts.add_metric([*base, cause], count)
+        yield from (browsers, workers, restarts)
 
 
 def _buckets(histogram: Histogram) -> list[tuple[str, float]]:

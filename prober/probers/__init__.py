@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
-from prober.config.models import Check
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prober.config.models import Check, HttpCheck, JourneyCheck, JourneysSection
+from prober.journey.pool import WorkerPool
 from prober.probers.base import Prober
 from prober.probers.http import HttpProber
+from prober.probers.journey import JourneyProber
 from prober.probers.tls import TlsContexts
 
-REGISTRY = {"http": HttpProber}
-"""Check type -> prober class; adding a type adds one line here."""
+
+@dataclass(frozen=True)
+class ProberDeps:
+    """What the probers of one config load share: TLS contexts (per load) and the journey pool (per agent)."""
+
+    tls_contexts: TlsContexts
+    pool: WorkerPool
+    journeys: JourneysSection
 
 
-def build_prober(check: Check, tls_contexts: TlsContexts) -> Prober:
+def _http(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, HttpCheck)
+    return HttpProber(check, deps.tls_contexts)
+
+
+def _journey(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, JourneyCheck)
+    return JourneyProber(check, deps.pool, deps.journeys)
+
+
+REGISTRY: dict[str, Callable[[Check, ProberDeps], Prober]] = {"http": _http, "journey": _journey}
+"""Check type -> prober factory; adding a type adds one line here."""
+
+
+def build_prober(check: Check, deps: ProberDeps) -> Prober:
     """Build the prober for `check` (once per config load; it is probed many times).
 
-    `tls_contexts` is shared by every prober of one load. Raises OSError/ValueError for a TLS file that does
-    not load.
+    Raises OSError/ValueError for a TLS file that does not load.
     """
-    return REGISTRY[check.type](check, tls_contexts)
+    return REGISTRY[check.type](check, deps)
 
 
-__all__ = ["Prober", "TlsContexts", "build_prober"]
+__all__ = ["Prober", "ProberDeps", "TlsContexts", "build_prober"]

@@ -11,7 +11,10 @@ class Prober(Protocol):
     """Runs one attempt of one check.
 
     `probe` returns a Result for every fault of the target and bounds itself by the check's timeout; it raises
-    only on the agent's own bugs, which the scheduler turns into `Reason.INTERNAL`.
+    only on the agent's own bugs, which the scheduler turns into `Reason.INTERNAL`. `grace_s` is how long past
+    the check's timeout it may take to write up a failed run (a journey's screenshot and trace).
     """
+
+    grace_s: float
 
     async def probe(self) -> Result: ...

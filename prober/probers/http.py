@@ -28,6 +28,8 @@ _TRACE = trace_config()
 class HttpProber:
     """Probes one `type: http` check. Built once per config load; never shares a connection between runs."""
 
+    grace_s = 0.0
+
     def __init__(self, check: HttpCheck, tls_contexts: TlsContexts) -> None:
         self.check = check
         self._url = URL(check.url)

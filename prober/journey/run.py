@@ -1,0 +1,290 @@
+"""One journey run inside a worker: fresh context and page, the script under its timeout, steps, page events,
+web vitals and failure artifacts. Returns a Result for every outcome; raises only on the worker's own bugs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, Request
+from playwright.async_api import Error as PlaywrightError
+
+from prober.journey import artifacts
+from prober.journey.api import Journey, NestedStepError
+from prober.journey.browser import BrowserOwner, BrowserUnavailableError
+from prober.journey.http_client import HttpStatusError, JourneyHttp, RequestLog
+from prober.journey.loader import LoadedJourney, ScriptCache, ScriptError
+from prober.journey.protocol import ARTIFACTS_BUDGET_S, MAX_PAGE_LOADS, MAX_STEPS, SETUP_BUDGET_S, RunRequest
+from prober.journey.redact import Redactor
+from prober.journey.vitals import INIT_JS, READ_JS, parse_reading
+from prober.probers.reasons import classify, describe
+from prober.result import (
+    JourneyOutcome,
+    PageEvent,
+    Reason,
+    Result,
+    StepResult,
+    StepStatus,
+    Vital,
+    cap_detail,
+)
+
+READ_BUDGET_S = 1.0
+CONSOLE_MAX_LINES = 1000
+CONSOLE_MAX_CHARS = 1000
+
+
+class ScriptBlockedError(BaseException):
+    """Raised into a script that blocked the worker's event loop (`time.sleep`, a busy loop).
+
+    A BaseException, so that a script's `except Exception` does not swallow it.
+    """
+
+
+def _closed(exc: BaseException) -> bool:
+    text = str(exc)
+    return "has been closed" in text or "Target crashed" in text or "Browser closed" in text
+
+
+def reason_for(exc: BaseException, in_step: bool, browser_gone: bool) -> Reason:
+    """The bounded reason a script's exception stands for (the one place for journeys)."""
+    if isinstance(exc, ScriptBlockedError | NestedStepError):
+        return Reason.SCRIPT_ERROR
+    if isinstance(exc, PlaywrightError):
+        if browser_gone or _closed(exc):
+            return Reason.BROWSER_CRASH
+        if "net::ERR_" in str(exc) or "navigating to" in str(exc):
+            return Reason.NAVIGATION
+    if not in_step:
+        return Reason.SCRIPT_ERROR
+    if isinstance(exc, HttpStatusError):
+        return Reason.HTTP_STATUS
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return classify(exc)
+    return Reason.STEP_FAILED
+
+
+class RunState:
+    """What one run has seen so far; it is the `StepHooks` of the run's Journey."""
+
+    def __init__(self, request: RunRequest, redactor: Redactor, owner: BrowserOwner) -> None:
+        self.request, self.redactor, self.owner = request, redactor, owner
+        self.page: Page | None = None
+        self.steps: list[StepResult] = []
+        self.current: tuple[str, float] | None = None
+        self.failure: tuple[Reason, str] | None = None  # the first failed step's
+        self.soft_failure: tuple[Reason, str] | None = None
+        self.events: dict[PageEvent, int] = {}
+        self.first_page_error = ""
+        self.console: list[str] = []
+        self.loads: dict[float, dict[Vital, float]] = {}
+
+    # StepHooks ----------------------------------------------------------------------------------------
+    def step_started(self, name: str) -> None:
+        self.current = (name, time.perf_counter())
+
+    async def step_ended(self, name: str, soft: bool, exc: BaseException | None) -> bool:
+        started = self.current[1] if self.current else time.perf_counter()
+        duration = time.perf_counter() - started
+        self.current = None
+        if exc is None:
+            self._record(StepResult(name, StepStatus.OK, duration))
+            await self.read_vitals()
+            return False
+        if isinstance(exc, asyncio.CancelledError):  # the journey's timeout (or the worker stopping)
+            self._record(StepResult(name, StepStatus.FAILED, duration, "timed out in this step"))
+            self.failure = self.failure or (Reason.TIMEOUT, f"timed out in step {name!r}")
+            return False
+        reason = reason_for(exc, True, not self.owner.connected() and self.page is not None)
+        detail = self.describe(exc)
+        swallow = soft and isinstance(exc, Exception)
+        self._record(StepResult(name, StepStatus.SOFT_FAILED if swallow else StepStatus.FAILED, duration,
+                                f"{reason.value}: {detail}"))
+        if swallow:
+            self.soft_failure = self.soft_failure or (reason, f"step {name!r} (soft): {detail}")
+        else:
+            self.failure = self.failure or (reason, f"step {name!r}: {detail}")
+        await self.read_vitals()
+        return swallow
+
+    def _record(self, step: StepResult) -> None:
+        if len(self.steps) < MAX_STEPS:
+            self.steps.append(step)
+
+    def describe(self, exc: BaseException) -> str:
+        if isinstance(exc, ScriptBlockedError):
+            return "the script blocked its worker's event loop (time.sleep or a busy loop in async code?)"
+        text = describe(exc) if not isinstance(exc, PlaywrightError) else f"{exc.__class__.__name__}: {exc.message}"
+        # Playwright appends a call log and the expect() diff on later lines: the first lines say what failed
+        return cap_detail(self.redactor.text(" ".join(text.splitlines()[:3])))
+
+    # page events and vitals ---------------------------------------------------------------------------
+    def watch(self, page: Page) -> None:
+        self.page = page
+        page.on("pageerror", self._on_page_error)
+        page.on("console", self._on_console)
+        page.on("requestfailed", self._on_request_failed)
+
+    def _count(self, event: PageEvent) -> None:
+        self.events[event] = self.events.get(event, 0) + 1
+
+    def _log(self, line: str) -> None:
+        if len(self.console) < CONSOLE_MAX_LINES:
+            self.console.append(self.redactor.text(line[:CONSOLE_MAX_CHARS]))
+
+    def _on_page_error(self, error: PlaywrightError) -> None:
+        self._count(PageEvent.UNCAUGHT_EXCEPTION)
+        text = f"{error.name}: {error.message}" if error.name else error.message
+        self.first_page_error = self.first_page_error or text
+        self._log(f"[uncaught] {text}")
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self._count(PageEvent.CONSOLE_ERROR)
+            self.first_page_error = self.first_page_error or f"console error: {message.text}"
+        self._log(f"[{message.type}] {message.text}")
+
+    def _on_request_failed(self, request: Request) -> None:
+        self._count(PageEvent.FAILED_REQUEST)
+        self._log(f"[request failed] {request.method} {request.url} {request.failure or ''}")
+
+    async def read_vitals(self) -> None:
+        page = self.page
+        if page is None or page.is_closed():
+            return
+        try:
+            async with asyncio.timeout(READ_BUDGET_S):
+                reading = parse_reading(await page.evaluate(READ_JS))
+        except (PlaywrightError, TimeoutError):
+            return  # mid-navigation or gone: the next reading gets this load
+        if reading is not None and (reading[0] in self.loads or len(self.loads) < MAX_PAGE_LOADS):
+            self.loads[reading[0]] = reading[1]
+
+    def not_run(self, declared: tuple[str, ...]) -> list[StepResult]:
+        seen = {step.name for step in self.steps}
+        return [StepResult(name, StepStatus.NOT_RUN) for name in declared if name not in seen]
+
+
+async def _open_page(owner: BrowserOwner, state: RunState, trace: bool) -> tuple[BrowserContext, Page]:
+    browser = await owner.browser()
+    context = await browser.new_context()
+    try:
+        await context.add_init_script(INIT_JS)
+        if trace:
+            await context.tracing.start(screenshots=True, snapshots=True)
+        page = await context.new_page()
+    except BaseException:
+        await context.close()
+        raise
+    timeout_ms = state.request.timeout_s * 1000
+    page.set_default_timeout(timeout_ms)
+    page.set_default_navigation_timeout(timeout_ms)
+    state.watch(page)
+    return context, page
+
+
+async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptCache) -> Result:
+    """Run `request` once; every failure of the script, the page or the browser is a failed Result."""
+    started_at = time.time()
+    redactor = Redactor(request.secrets)
+    state = RunState(request, redactor, owner)
+    log = RequestLog()
+    http = JourneyHttp(log)
+    context: BrowserContext | None = None
+    loaded: LoadedJourney | None = None
+    duration = 0.0
+    try:
+        loaded = scripts.load(request.script, request.function)
+        if loaded.uses_browser:
+            async with asyncio.timeout(SETUP_BUDGET_S):
+                context, _page = await _open_page(owner, state, request.trace and request.artifacts_when != "never")
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(request.timeout_s):
+                await loaded.function(Journey(request.params, http, state.page, state))
+        finally:
+            duration = time.perf_counter() - start
+        await state.read_vitals()
+        outcome = state.failure or state.soft_failure
+        if outcome is None and request.fail_on_page_error:
+            errors = state.events.get(PageEvent.UNCAUGHT_EXCEPTION, 0) + state.events.get(PageEvent.CONSOLE_ERROR, 0)
+            if errors:
+                outcome = Reason.ASSERTION, f"{errors} page error(s) (fail_on_page_error): {state.first_page_error}"
+        reason, detail = outcome or (Reason.OK, f"{len(state.steps)} steps passed")
+    except ScriptError as exc:
+        reason, detail = Reason.SCRIPT_ERROR, str(exc)
+    except BrowserUnavailableError as exc:
+        reason, detail = Reason.INTERNAL, str(exc)
+    except TimeoutError:
+        if loaded is not None and duration == 0.0:  # the setup budget ran out, not the journey's timeout
+            reason, detail = Reason.INTERNAL, f"browser or page did not open within {SETUP_BUDGET_S:g}s"
+        else:
+            reason, detail = state.failure or (Reason.TIMEOUT, f"timed out after {request.timeout_s:g}s")
+            detail = f"{detail} ({request.timeout_s:g}s)" if state.failure else detail
+    except Exception as exc:  # a hard step failure propagates here; otherwise the script failed outside steps
+        if state.failure is not None:
+            reason, detail = state.failure
+        else:
+            reason = reason_for(exc, False, not owner.connected() and state.page is not None)
+            detail = f"outside any step: {state.describe(exc)}"
+    except ScriptBlockedError as exc:
+        reason, detail = state.failure or (Reason.SCRIPT_ERROR, state.describe(exc))
+    steps = [*state.steps, *state.not_run(loaded.declared_steps if loaded else ())][:MAX_STEPS]
+    written = await _write_artifacts(request, state, context, reason is Reason.OK, redactor)
+    await _close(context, http)
+    outcome_data = JourneyOutcome(
+        run_id=request.run_id, steps=tuple(steps), page_loads=tuple(state.loads.values()),
+        page_events=dict(state.events), requests=log.requests, artifacts=tuple(written),
+    )
+    return Result(
+        check=request.check, ok=reason is Reason.OK, reason=reason, duration_s=duration, started_at=started_at,
+        phases=dict(log.phases), status_code=log.last_status, detail=cap_detail(redactor.text(detail)),
+        journey=outcome_data,
+    )
+
+
+async def _write_artifacts(
+    request: RunRequest, state: RunState, context: BrowserContext | None, ok: bool, redactor: Redactor
+) -> list[str]:
+    """Screenshot, trace and console log of the run, when wanted; a write error costs only the artifacts."""
+    wanted = request.artifacts_when == "always" or (request.artifacts_when == "failure" and not ok)
+    tracing = context is not None and request.trace and request.artifacts_when != "never"
+    written: list[str] = []
+    folder = artifacts.run_dir(request.artifacts_dir, request.check, request.run_id)
+    relative = f"{request.check}/{request.run_id}"
+    try:
+        async with asyncio.timeout(ARTIFACTS_BUDGET_S):
+            if wanted:
+                await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+                page = state.page
+                if page is not None and not page.is_closed():
+                    await page.screenshot(path=folder / artifacts.SCREENSHOT, timeout=3000)
+                    written.append(f"{relative}/{artifacts.SCREENSHOT}")
+                if state.console or page is not None:
+                    text = "\n".join(state.console) + ("\n" if state.console else "")
+                    await asyncio.to_thread((folder / artifacts.CONSOLE).write_text, text, encoding="utf-8")
+                    written.append(f"{relative}/{artifacts.CONSOLE}")
+            if tracing and context is not None:
+                if wanted:
+                    path = folder / artifacts.TRACE
+                    await context.tracing.stop(path=path)
+                    await asyncio.to_thread(redactor.zip_file, str(path))
+                    written.append(f"{relative}/{artifacts.TRACE}")
+                else:
+                    await context.tracing.stop()
+    except (OSError, PlaywrightError, TimeoutError) as exc:
+        print(f"prober worker: artifacts of {request.check} run {request.run_id} incomplete: "
+              f"{exc.__class__.__name__}", flush=True)
+    return written
+
+
+async def _close(context: BrowserContext | None, http: JourneyHttp) -> None:
+    try:
+        async with asyncio.timeout(5):
+            await http.close()
+            if context is not None:
+                await context.close()
+    except (PlaywrightError, TimeoutError, OSError):
+        pass  # a browser that is gone has no context left to close
+

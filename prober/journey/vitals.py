@@ -1,0 +1,70 @@
+"""Web vitals of each page load, read from Chromium's Performance APIs.
+
+An init script, added to every context, observes paint, largest-contentful-paint, layout-shift and event
+timing entries from the start of each page load. The runner reads them (`READ_JS`) at the end of every step
+and at the end of the run, keyed by the load's `performance.timeOrigin`, so the last reading of each load wins:
+
+- TTFB: navigation start to the first byte of the document (`responseStart`).
+- FCP: the first contentful paint.
+- LCP: the largest contentful paint seen so far; the browser stops updating it after the first input, so the
+  reading after a click is the LCP of the load up to that click.
+- CLS: the largest session window of layout shifts (gaps under 1 s, windows under 5 s), excluding shifts
+  within 500 ms of input (`hadRecentInput`), as web-vitals.js defines it. Unitless.
+- INP: the longest interaction (event timing, 16 ms threshold) of the load; absent when there was none.
+  With fewer than 50 interactions per load this is what web-vitals.js reports.
+
+A page load that starts and is left within one step is not read (no reading happens while it is shown).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prober.result import Vital
+
+INIT_JS = """
+(() => {
+  if (window.__proberVitals) return;
+  const v = {fcp: null, lcp: null, cls: 0, inp: null};
+  Object.defineProperty(window, '__proberVitals', {value: v, enumerable: false});
+  const watch = (type, onEntry, extra) => {
+    try {
+      new PerformanceObserver(list => list.getEntries().forEach(onEntry))
+        .observe(Object.assign({type: type, buffered: true}, extra || {}));
+    } catch (e) { /* entry type not supported: that vital stays absent */ }
+  };
+  watch('paint', e => { if (e.name === 'first-contentful-paint') v.fcp = e.startTime; });
+  watch('largest-contentful-paint', e => { v.lcp = e.startTime; });
+  let session = 0, first = 0, last = 0;
+  watch('layout-shift', e => {
+    if (e.hadRecentInput) return;
+    if (session && e.startTime - last < 1000 && e.startTime - first < 5000) { session += e.value; }
+    else { session = e.value; first = e.startTime; }
+    last = e.startTime;
+    v.cls = Math.max(v.cls, session);
+  });
+  watch('event', e => { if (e.interactionId) v.inp = Math.max(v.inp || 0, e.duration); }, {durationThreshold: 16});
+})();
+"""
+
+READ_JS = """
+() => {
+  const v = window.__proberVitals;
+  const nav = performance.getEntriesByType('navigation')[0];
+  if (!v || !nav || location.protocol === 'about:') return null;
+  return {origin: performance.timeOrigin, ttfb: nav.responseStart > 0 ? nav.responseStart : null,
+          fcp: v.fcp, lcp: v.lcp, cls: v.cls, inp: v.inp};
+}
+"""
+
+
+def parse_reading(raw: Any) -> tuple[float, dict[Vital, float]] | None:
+    """(timeOrigin, vitals in seconds — CLS unitless) from what READ_JS returned, or None."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("origin"), int | float):
+        return None
+    vitals: dict[Vital, float] = {}
+    for vital in Vital:
+        value = raw.get(vital.value)
+        if isinstance(value, int | float) and value >= 0:
+            vitals[vital] = float(value) if vital is Vital.CLS else float(value) / 1000.0
+    return float(raw["origin"]), vitals
