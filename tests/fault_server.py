@@ -23,6 +23,17 @@ from collections import Counter
 from pathlib import Path
 
 CHUNK = 64 * 1024
+PAGES = {
+    # the load event never fires: an image that never answers
+    "never-loads": '<html><body><h1 id="t">loading</h1><img src="/hang"></body></html>',
+    # an uncaught exception and a console error, and an image whose server refuses (a failed request)
+    "throws": '<html><body><h1 id="t">throws</h1><img src="http://127.0.0.1:9/x.png">'
+              '<script>console.error("console says no"); throw new Error("page exploded")</script></body></html>',
+    # a block pushed down 300 ms after load: a layout shift with no input
+    "shift": '<html><body style="margin:0"><div id="top"></div><p id="t" style="font-size:40px">shifting text '
+             'that is large enough to count</p><script>setTimeout(() => { document.getElementById("top").style'
+             '.height = "300px"; }, 300)</script></body></html>',
+}
 hits: Counter[str] = Counter()
 
 
@@ -130,6 +141,8 @@ async def route(path: str, headers: dict[str, str], reader: asyncio.StreamReader
         await respond(writer, 200, json.dumps(headers).encode(), "application/json")
     elif name == "count":
         await respond(writer, 200, str(hits[path]).encode())
+    elif name == "page":  # hostile pages for browser journeys
+        await respond(writer, 200, PAGES[arg].encode(), "text/html; charset=utf-8")
     elif name == "flaky":
         key = "/flaky/" + "/".join(parts[1:])
         await respond(writer, 503 if hits[key] <= int(arg) else 200, b"flaky")

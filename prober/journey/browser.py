@@ -10,7 +10,9 @@ import shutil
 from playwright.async_api import Browser, Playwright, async_playwright
 
 EXECUTABLES = {
-    "headless_shell": ("chromium-headless-shell", "/usr/lib/chromium/chromium-headless-shell"),
+    # Debian's /usr/bin/chromium-headless-shell is a shell wrapper that does not exec: the real binary first,
+    # so that the browser is Playwright's own child and no extra shell sits in every worker
+    "headless_shell": ("/usr/lib/chromium/chromium-headless-shell", "chromium-headless-shell"),
     "chromium": ("chromium", "chromium-browser", "/usr/lib/chromium/chromium"),
 }
 # no network chatter of Chromium's own (updates, sync, field trials): a probe sends only the journey's traffic

@@ -158,8 +158,8 @@ class WorkerPool:
                     future.set_result(message)
         except (ValueError, OSError, asyncio.LimitOverrunError) as exc:
             log.error("journey worker sent garbage", extra={"pid": worker.pid, "error": exc.__class__.__name__})
-        code = await worker.process.wait() if worker.process.returncode is None and not worker.lost else None
         if not worker.lost:
+            code = await worker.process.wait()
             worker.lost = f"the journey worker died (exit code {code}) during this run"
             self.restarts["died"] = self.restarts.get("died", 0) + 1
             log.error("journey worker died", extra={"pid": worker.pid, "exit_code": code})

@@ -17,8 +17,8 @@ from prober.journey.http_client import HttpStatusError, JourneyHttp, RequestLog
 from prober.journey.loader import LoadedJourney, ScriptCache, ScriptError
 from prober.journey.protocol import ARTIFACTS_BUDGET_S, MAX_PAGE_LOADS, MAX_STEPS, SETUP_BUDGET_S, RunRequest
 from prober.journey.redact import Redactor
-from prober.journey.vitals import INIT_JS, READ_JS, parse_reading
-from prober.probers.reasons import classify, describe
+from prober.journey.vitals import INIT_JS, READ_JS, REPORT_BINDING, parse_reading
+from prober.probers.reasons import classify, describe, strip_urls
 from prober.result import (
     JourneyOutcome,
     PageEvent,
@@ -79,6 +79,7 @@ class RunState:
         self.first_page_error = ""
         self.console: list[str] = []
         self.loads: dict[float, dict[Vital, float]] = {}
+        self.crashed = False  # the page's renderer crashed
 
     # StepHooks ----------------------------------------------------------------------------------------
     def step_started(self, name: str) -> None:
@@ -96,7 +97,7 @@ class RunState:
             self._record(StepResult(name, StepStatus.FAILED, duration, "timed out in this step"))
             self.failure = self.failure or (Reason.TIMEOUT, f"timed out in step {name!r}")
             return False
-        reason = reason_for(exc, True, not self.owner.connected() and self.page is not None)
+        reason = reason_for(exc, True, self.browser_lost())
         detail = self.describe(exc)
         swallow = soft and isinstance(exc, Exception)
         self._record(StepResult(name, StepStatus.SOFT_FAILED if swallow else StepStatus.FAILED, duration,
@@ -115,7 +116,10 @@ class RunState:
     def describe(self, exc: BaseException) -> str:
         if isinstance(exc, ScriptBlockedError):
             return "the script blocked its worker's event loop (time.sleep or a busy loop in async code?)"
-        text = describe(exc) if not isinstance(exc, PlaywrightError) else f"{exc.__class__.__name__}: {exc.message}"
+        if isinstance(exc, PlaywrightError):
+            text = strip_urls(f"{exc.__class__.__name__}: {exc.message}")
+        else:
+            text = describe(exc)
         # Playwright appends a call log and the expect() diff on later lines: the first lines say what failed
         return cap_detail(self.redactor.text(" ".join(text.splitlines()[:3])))
 
@@ -125,6 +129,14 @@ class RunState:
         page.on("pageerror", self._on_page_error)
         page.on("console", self._on_console)
         page.on("requestfailed", self._on_request_failed)
+        page.on("crash", self._on_crash)
+
+    def _on_crash(self, _page: Page) -> None:
+        self.crashed = True
+
+    def browser_lost(self) -> bool:
+        """Whether this run's page crashed or the browser went away under it."""
+        return self.page is not None and (self.crashed or not self.owner.connected())
 
     def _count(self, event: PageEvent) -> None:
         self.events[event] = self.events.get(event, 0) + 1
@@ -158,6 +170,13 @@ class RunState:
                 reading = parse_reading(await page.evaluate(READ_JS))
         except (PlaywrightError, TimeoutError):
             return  # mid-navigation or gone: the next reading gets this load
+        self._keep(reading)
+
+    def on_report(self, _source: object, raw: object) -> None:
+        """A page's last reading, sent from its `pagehide` (it is being left)."""
+        self._keep(parse_reading(raw))
+
+    def _keep(self, reading: tuple[float, dict[Vital, float]] | None) -> None:
         if reading is not None and (reading[0] in self.loads or len(self.loads) < MAX_PAGE_LOADS):
             self.loads[reading[0]] = reading[1]
 
@@ -170,6 +189,7 @@ async def _open_page(owner: BrowserOwner, state: RunState, trace: bool) -> tuple
     browser = await owner.browser()
     context = await browser.new_context()
     try:
+        await context.expose_binding(REPORT_BINDING, state.on_report)
         await context.add_init_script(INIT_JS)
         if trace:
             await context.tracing.start(screenshots=True, snapshots=True)
@@ -212,6 +232,8 @@ async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptC
             if errors:
                 outcome = Reason.ASSERTION, f"{errors} page error(s) (fail_on_page_error): {state.first_page_error}"
         reason, detail = outcome or (Reason.OK, f"{len(state.steps)} steps passed")
+        if state.browser_lost() and reason in (Reason.OK, Reason.STEP_FAILED):  # a script that never noticed
+            reason, detail = Reason.BROWSER_CRASH, f"the browser or page crashed during the run ({detail})"
     except ScriptError as exc:
         reason, detail = Reason.SCRIPT_ERROR, str(exc)
     except BrowserUnavailableError as exc:
@@ -226,7 +248,7 @@ async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptC
         if state.failure is not None:
             reason, detail = state.failure
         else:
-            reason = reason_for(exc, False, not owner.connected() and state.page is not None)
+            reason = reason_for(exc, False, state.browser_lost())
             detail = f"outside any step: {state.describe(exc)}"
     except ScriptBlockedError as exc:
         reason, detail = state.failure or (Reason.SCRIPT_ERROR, state.describe(exc))

@@ -2,7 +2,8 @@
 
 An init script, added to every context, observes paint, largest-contentful-paint, layout-shift and event
 timing entries from the start of each page load. The runner reads them (`READ_JS`) at the end of every step
-and at the end of the run, keyed by the load's `performance.timeOrigin`, so the last reading of each load wins:
+and at the end of the run, keyed by the load's `performance.timeOrigin`, so the last reading of each load wins
+(a reading of a page not painted yet waits up to three frames for its first paint):
 
 - TTFB: navigation start to the first byte of the document (`responseStart`).
 - FCP: the first contentful paint.
@@ -13,7 +14,8 @@ and at the end of the run, keyed by the load's `performance.timeOrigin`, so the 
 - INP: the longest interaction (event timing, 16 ms threshold) of the load; absent when there was none.
   With fewer than 50 interactions per load this is what web-vitals.js reports.
 
-A page load that starts and is left within one step is not read (no reading happens while it is shown).
+A page that is left within a step (a click that navigates) reports its last reading from its `beforeunload`
+event, through a binding; a page closed with its context at the end of the run is read just before.
 """
 
 from __future__ import annotations
@@ -44,18 +46,34 @@ INIT_JS = """
     v.cls = Math.max(v.cls, session);
   });
   watch('event', e => { if (e.interactionId) v.inp = Math.max(v.inp || 0, e.duration); }, {durationThreshold: 16});
+  const reading = () => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    if (!nav || location.protocol === 'about:') return null;
+    return {origin: performance.timeOrigin, ttfb: nav.responseStart > 0 ? nav.responseStart : null,
+            fcp: v.fcp, lcp: v.lcp, cls: v.cls, inp: v.inp};
+  };
+  Object.defineProperty(window, '__proberReading', {value: reading, enumerable: false});
+  // the last word of a page that is left mid-step (a click that navigates): its final CLS and INP
+  // (beforeunload: Chromium drops messages sent from pagehide)
+  addEventListener('beforeunload', () => {
+    const r = reading();
+    if (r && window.__proberReport) window.__proberReport(r);
+  });
 })();
 """
 
 READ_JS = """
-() => {
+async () => {
   const v = window.__proberVitals;
-  const nav = performance.getEntriesByType('navigation')[0];
-  if (!v || !nav || location.protocol === 'about:') return null;
-  return {origin: performance.timeOrigin, ttfb: nav.responseStart > 0 ? nav.responseStart : null,
-          fcp: v.fcp, lcp: v.lcp, cls: v.cls, inp: v.inp};
+  if (!v) return null;
+  // read right after a navigation: let the first frames paint (the caller bounds this)
+  for (let i = 0; i < 3 && v.fcp === null; i++) {
+    await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+  }
+  return window.__proberReading();
 }
 """
+REPORT_BINDING = "__proberReport"
 
 
 def parse_reading(raw: Any) -> tuple[float, dict[Vital, float]] | None:

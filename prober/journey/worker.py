@@ -72,8 +72,11 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _send(self, line: bytes) -> None:
-        self._out.write(line)
-        self._out.flush()
+        try:
+            self._out.write(line)
+            self._out.flush()
+        except BrokenPipeError:
+            pass  # the agent is gone; stdin's EOF ends the worker
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()

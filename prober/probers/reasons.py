@@ -45,6 +45,11 @@ def classify(exc: BaseException) -> Reason:
 _URL_RE = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
 
 
+def strip_urls(text: str) -> str:
+    """`text` with every URL replaced by `<url>` (a URL may carry a secret in its query)."""
+    return _URL_RE.sub("<url>", text)
+
+
 def describe(exc: BaseException) -> str:
     """A short description of `exc` for the run's detail (a log field, never a label).
 
@@ -53,5 +58,5 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):
         text = f"{exc.status} {exc.message}".strip()
     else:
-        text = _URL_RE.sub("<url>", str(exc)).strip()
+        text = strip_urls(str(exc)).strip()
     return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
