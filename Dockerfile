@@ -16,7 +16,11 @@ RUN pip install --no-cache-dir . && rm -rf /src
 COPY agent.yaml /etc/prober/agent.yaml
 COPY checks /etc/prober/checks
 
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin prober
+# journey artifacts go to agent.yaml's folder by default: the one place the agent writes (mount a volume here
+# when the root filesystem is read-only); Chromium writes its profile under $HOME
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin prober \
+    && mkdir -p /etc/prober/artifacts && chown 10001:10001 /etc/prober/artifacts
+ENV HOME=/tmp
 USER 10001
 WORKDIR /etc/prober
 EXPOSE 9470

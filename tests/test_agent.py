@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -125,9 +126,9 @@ def test_a_broken_config_at_start_exits_2_naming_the_problem(tmp_path: Path) -> 
     assert "checks[0] (a): interval: expected a duration" in done.stdout
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "prober", *args], capture_output=True, text=True, timeout=60,
-                          cwd=REPO)
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "prober", *args], capture_output=True, text=True, timeout=120,
+                          cwd=REPO, env={**os.environ, **(env or {})})
 
 
 def test_prober_check_prints_a_readable_result(tmp_path: Path, demo_shop: DemoShop) -> None:
@@ -154,7 +155,58 @@ def test_prober_check_prints_a_readable_result(tmp_path: Path, demo_shop: DemoSh
 def test_prober_validate(tmp_path: Path) -> None:
     good = run_cli("validate", "--config", str(REPO / "agent.yaml"))
     assert good.returncode == 0
-    assert "ok: 4 check(s)" in good.stdout
+    assert "ok: 6 check(s)" in good.stdout
     bad = run_cli("validate", "--config", str(REPO / "tests/config/invalid-duplicate-name.yaml"))
     assert bad.returncode == 1
     assert "checks[1] (home): name: duplicate check name" in bad.stderr
+
+
+def test_prober_validate_imports_journey_scripts_in_a_child(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("from prober.journey import journey\n\nundefined_name.boom()\n")
+    (tmp_path / "typo.py").write_text("from prober.journey import journey\n\n@journey\nasync def x(j)\n    pass\n")
+    (tmp_path / "two.py").write_text("from prober.journey import journey\n\n@journey\nasync def a(j): pass\n\n"
+                                     "@journey\nasync def b(j): pass\n")
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "checks:\n"
+        "  - {name: broken, type: journey, script: broken.py}\n"
+        "  - {name: typo, type: journey, script: typo.py, regions: [elsewhere]}\n"  # validated whatever the region
+        "  - {name: two, type: journey, script: two.py}\n"
+        "  - {name: picked, type: journey, script: 'two.py:b'}\n"
+    )
+    bad = run_cli("validate", "--config", str(config))
+    assert bad.returncode == 1
+    assert "checks[0] (broken): script: broken.py (line 3): NameError: name 'undefined_name'" in bad.stderr
+    assert "checks[1] (typo): script: typo.py (line 4): SyntaxError" in bad.stderr
+    assert "checks[2] (two): script: two.py: 2 @journey functions (a, b); pick one with `script: two.py:name`" \
+        in bad.stderr
+    assert "(picked)" not in bad.stderr
+    assert "3 problem(s)" in bad.stderr
+
+
+def test_prober_check_prints_a_journeys_steps(tmp_path: Path, demo_shop: DemoShop) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "checks:\n"
+        f"  - name: api\n    type: journey\n    script: {REPO / 'checks' / 'shop_api_order.py'}\n"
+        f"    params: {{base_url: '{demo_shop.url('').rstrip('/')}', username: demo, password: wrong}}\n"
+    )
+    failed = run_cli("check", "api", "--config", str(config))
+    assert failed.returncode == 1, failed.stderr
+    assert "api: FAILED  reason=http_status" in failed.stdout
+    assert "log in        FAILED" in failed.stdout
+    assert "place order   not run" in failed.stdout
+    assert "http       1 request(s) via j.http" in failed.stdout
+
+
+def test_a_secret_printed_by_a_script_is_redacted_from_the_agents_output(tmp_path: Path, demo_shop: DemoShop) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "checks:\n"
+        f"  - name: leaky\n    type: journey\n    script: '{REPO / 'tests/journeys/steps.py'}:secret_in_failure'\n"
+        f"    params: {{base_url: '{demo_shop.url('').rstrip('/')}', password: '${{LEAKY_PASSWORD}}'}}\n"
+    )
+    done = run_cli("check", "leaky", "--config", str(config), env={"LEAKY_PASSWORD": "pw-Zq8-never-shown"})
+    assert done.returncode == 1
+    assert "the password is <redacted>" in done.stderr  # the script's print() reached stderr, redacted
+    assert "pw-Zq8-never-shown" not in done.stdout + done.stderr

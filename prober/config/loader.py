@@ -22,6 +22,7 @@ from prober.config.units import parse_duration
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CHECK_KEYS_FROM_DEFAULTS = ("interval", "timeout", "attempts")
 _CHECK_TYPES = ("http", "journey")
+_SCALAR_MEMBERS = ("str", "int", "float", "bool")
 
 Loc = tuple[str | int, ...]
 
@@ -69,10 +70,15 @@ def load_config(path: Path, *, region: str | None = None, listen: str | None = N
     try:
         config = AgentConfig.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
-        problems += [
-            _describe(name, raw, err["loc"], err["msg"], err["type"], err.get("input"), secret_locs)
-            for err in exc.errors()
-        ]
+        scalar_unions: set[Loc] = set()
+        for err in exc.errors():
+            loc = err["loc"]
+            if loc and loc[-1] in _SCALAR_MEMBERS:  # one problem for a value that matches no member of a union
+                if loc[:-1] in scalar_unions:
+                    continue
+                scalar_unions.add(loc[:-1])
+                loc, err = loc[:-1], {**err, "msg": "expected text, a number or true/false", "type": "scalar"}
+            problems.append(_describe(name, raw, loc, err["msg"], err["type"], err.get("input"), secret_locs))
     problems += _cross_check(name, data)
     if problems:
         raise ConfigError(problems)

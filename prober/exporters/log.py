@@ -61,6 +61,12 @@ class RunLogger:
         """Nothing is logged when a run starts; only its end is news."""
 
     def run_finished(self, result: Result, first_attempt: Result) -> None:
+        extra: dict[str, Any] = {}
+        if result.journey is not None:  # a failed journey's line names its failed step and its artifacts
+            extra["run_id"] = result.journey.run_id
+            extra["steps"] = {step.name: step.status.value for step in result.journey.steps}
+            if result.journey.artifacts:
+                extra["artifacts"] = [f"/artifacts/{path}" for path in result.journey.artifacts]
         run_log.info(
             "run finished",
             extra={
@@ -74,6 +80,7 @@ class RunLogger:
                 "attempts": result.attempts,
                 "first_attempt_reason": first_attempt.reason.value,
                 "detail": result.detail,
+                **extra,
             },
         )
 

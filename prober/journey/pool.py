@@ -163,7 +163,7 @@ class WorkerPool:
             worker.lost = f"the journey worker died (exit code {code}) during this run"
             self.restarts["died"] = self.restarts.get("died", 0) + 1
             log.error("journey worker died", extra={"pid": worker.pid, "exit_code": code})
-        processes.kill_tree({worker.pid}, self._sessions)  # its browser must not outlive it
+        await asyncio.to_thread(processes.kill_tree, {worker.pid}, self._sessions)  # its browser must not outlive it
         for future in worker.pending.values():
             if not future.done():
                 future.set_exception(WorkerLostError(worker.lost))

@@ -20,11 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from prober.journey.browser import BrowserOwner
 from prober.journey.loader import ScriptCache, ScriptError
 from prober.journey.protocol import MAX_LINE_BYTES, RunRequest, encode_result
+from prober.journey.redact import Redactor
 from prober.journey.run import ScriptBlockedError, run_journey
 from prober.result import Reason, Result
 
@@ -63,8 +64,36 @@ class Watchdog:
         raise ScriptBlockedError
 
 
+class RedactingStream:
+    """sys.stdout/sys.stderr of the worker: what scripts print reaches the agent's stderr with every secret
+    param of every journey this worker has run replaced by `<redacted>`."""
+
+    MAX_SECRETS = 1000
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._secrets: set[str] = set()
+        self._redactor = Redactor([])
+
+    def learn(self, secrets: list[str]) -> None:
+        if not set(secrets) <= self._secrets and len(self._secrets) < self.MAX_SECRETS:
+            self._secrets |= set(secrets)
+            self._redactor = Redactor(sorted(self._secrets))
+
+    def write(self, text: str) -> int:
+        self._target.write(self._redactor.text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
 class Worker:
-    def __init__(self, browser: dict[str, Any], out: BinaryIO) -> None:
+    def __init__(self, browser: dict[str, Any], out: BinaryIO, streams: list[RedactingStream]) -> None:
+        self._streams = streams
         self._owner = BrowserOwner(browser.get("kind", "headless_shell"), browser.get("executable"),
                                    list(browser.get("args", [])))
         self._scripts = ScriptCache()
@@ -95,6 +124,8 @@ class Worker:
             if message.get("op") == "stop":
                 break
             request = RunRequest.decode(message)
+            for stream in self._streams:
+                stream.learn(request.secrets)
             task = asyncio.create_task(self._run(request))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -134,7 +165,9 @@ def main(argv: list[str], run: Callable[[Any], Any] = asyncio.run) -> int:
         protocol_out.flush()
         return 0
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the agent stops us by message, EOF, or SIGKILL
-    run(Worker(json.loads(argv[0]) if argv else {}, protocol_out).serve())
+    streams = [RedactingStream(sys.stdout), RedactingStream(sys.stderr)]
+    sys.stdout, sys.stderr = streams
+    run(Worker(json.loads(argv[0]) if argv else {}, protocol_out, streams).serve())
     return 0
 
 
