@@ -137,6 +137,11 @@ async def test_a_page_that_never_finishes_loading_times_out_with_a_screenshot(
     assert any(a.endswith("screenshot.png") for a in result.journey.artifacts)
 
 
+async def test_chinese_pages_render_with_a_cjk_font(pool: WorkerPool, artifacts_dir: Path) -> None:
+    result = await pool.run(request(HOSTILE, "cjk", {}, artifacts_dir))
+    assert result.ok, result.detail
+
+
 async def test_a_refused_navigation(pool: WorkerPool, artifacts_dir: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -226,12 +231,7 @@ async def test_the_browser_killed_mid_run(pool: WorkerPool, fault: FaultServer, 
     deadline = time.monotonic() + 20
     while browser_pid is None and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        procs = processes.snapshot()
-        members = processes.tree({w for w in procs if procs[w].name == "python" and w in _worker_pids(pool)},
-                                 procs, set())
-        # the browser's main process: a browser whose parent is not a browser
-        mains = [p for p in members if processes.is_browser(procs[p])
-                 and not processes.is_browser(procs.get(procs[p].ppid, procs[p]))]
+        mains = _browser_mains(pool)
         browser_pid = mains[0] if mains else None
     assert browser_pid is not None, "no browser found"
     await asyncio.sleep(1.5)  # the page is open and the step waits
@@ -248,6 +248,14 @@ async def test_the_browser_killed_mid_run(pool: WorkerPool, fault: FaultServer, 
 
 def _worker_pids(pool: WorkerPool) -> set[int]:
     return {w.pid for w in pool._workers}
+
+
+def _browser_mains(pool: WorkerPool) -> list[int]:
+    """The browsers' main processes: a browser process whose parent is not a browser."""
+    procs = processes.snapshot()
+    members = processes.tree(_worker_pids(pool), procs, set())
+    return [p for p in members if processes.is_browser(procs[p])
+            and not processes.is_browser(procs.get(procs[p].ppid, procs[p]))]
 
 
 async def test_artifacts_are_pruned_by_count(tmp_path: Path, demo_shop: DemoShop) -> None:
@@ -296,11 +304,13 @@ async def test_a_hundred_runs_leak_no_browser_process(artifacts_dir: Path) -> No
     pool = WorkerPool(JourneysSection(workers=1, runs_per_worker=4, recycle_after_runs=30))
     peak = 0
     try:
-        for _batch in range(25):
+        for batch in range(25):
             results = await asyncio.gather(*(pool.run(request(HOSTILE, "trivial", {}, artifacts_dir))
                                              for _ in range(4)))
             assert all(r.ok for r in results), [r.detail for r in results if not r.ok]
             peak = max(peak, pool.browser_processes())
+            if batch == 0:  # four runs that started together on a fresh worker share one browser launch
+                assert len(_browser_mains(pool)) == 1
         assert pool.restarts.get("runs", 0) == 3
         assert 2 <= peak <= 30  # a draining worker's browser and its replacement's overlap for a moment
     finally:

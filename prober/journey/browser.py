@@ -3,6 +3,7 @@ after a crash, closed with the worker. Runs in the worker process only."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -50,6 +51,7 @@ class BrowserOwner:
         self._kind, self._executable, self._extra_args = kind, executable, extra_args
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self._launching = asyncio.Lock()  # runs that start together share one launch, never two browsers
         self.launches = 0
 
     @property
@@ -62,6 +64,12 @@ class BrowserOwner:
     async def browser(self) -> Browser:
         if self._browser is not None and self._browser.is_connected():
             return self._browser
+        async with self._launching:
+            if self._browser is not None and self._browser.is_connected():
+                return self._browser
+            return await self._launch()
+
+    async def _launch(self) -> Browser:
         path = find_executable(self._kind, self._executable)
         if self._playwright is None:
             self._playwright = await async_playwright().start()

@@ -67,3 +67,13 @@ async def refused(j: Journey) -> None:
 async def trivial(j: Journey) -> None:
     async with j.step("render"):
         await j.page.set_content("<h1>hi</h1>")
+
+
+@journey
+async def cjk(j: Journey) -> None:
+    async with j.step("render Chinese"):
+        await j.page.set_content('<span id="zh" style="font-size:40px">绿茶</span><br>'
+                                 '<span id="tofu" style="font-size:40px">\ue000\ue001</span>')
+        chinese = await j.page.locator("#zh").screenshot()
+        missing = await j.page.locator("#tofu").screenshot()  # private-use code points: boxes in any font
+        assert chinese != missing, "Chinese renders as boxes: no CJK font installed"
