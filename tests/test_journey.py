@@ -287,10 +287,29 @@ async def test_no_browser_process_outlives_the_pool(demo_shop: DemoShop, artifac
     result = await pool.run(request(STEPS, "green", {"base_url": demo_shop.url("")}, artifacts_dir))
     assert result.ok
     assert pool.browser_processes() >= 2  # the browser's main process and at least one helper
-    sessions = set(pool._sessions)
+    sessions = set().union(*(w.sessions for w in pool._workers))
     await pool.close()
     procs = processes.snapshot()
     assert not [p for p in processes.tree(set(), procs, sessions) if processes.is_browser(procs[p])]
+
+
+async def test_a_reload_that_changes_the_browser_replaces_the_workers(artifacts_dir: Path) -> None:
+    pool = WorkerPool(JourneysSection())
+    try:
+        assert (await pool.run(request(HOSTILE, "trivial", {}, artifacts_dir))).ok
+        first = _worker_pids(pool)
+        pool.configure(JourneysSection(runs_per_worker=2))  # limits only: the worker stays
+        assert (await pool.run(request(HOSTILE, "trivial", {}, artifacts_dir))).ok
+        assert _worker_pids(pool) == first
+        pool.configure(JourneysSection(browser={"args": ["--lang=fr"]}))
+        assert (await pool.run(request(HOSTILE, "trivial", {}, artifacts_dir))).ok
+        assert pool.restarts == {"config": 1}
+        deadline = time.monotonic() + 15  # the retired worker stops in the background
+        while first & _worker_pids(pool):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+    finally:
+        await pool.close()
 
 
 def _system_browsers() -> int:

@@ -50,6 +50,7 @@ class WorkerProcess:
     retiring: bool = False
     lost: str = ""
     reader: asyncio.Task[None] | None = None
+    sessions: set[int] = field(default_factory=set)  # its own and its browsers' sessions, found as it runs
 
     @property
     def pid(self) -> int:
@@ -67,9 +68,11 @@ class WorkerPool:
         self.settings = settings
         self._workers: list[WorkerProcess] = []
         self._room = asyncio.Condition()
-        self._sessions: set[int] = set()
+        self._orphans: set[int] = set()  # sessions of forgotten workers that may still hold processes
         self.restarts: dict[str, int] = {}
         self._closed = False
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._starting = 0
 
     def configure(self, settings: JourneysSection) -> None:
         """Adopt new settings; workers started under other browser settings are retired."""
@@ -110,6 +113,7 @@ class WorkerPool:
         return result
 
     async def _acquire(self) -> WorkerProcess:
+        """The live worker with the most room, or a new one; waits while every worker is full."""
         async with self._room:
             while True:
                 if self._closed:
@@ -118,10 +122,16 @@ class WorkerPool:
                 free = [w for w in live if len(w.pending) < self.settings.runs_per_worker]
                 if free:
                     return min(free, key=lambda w: len(w.pending))
-                if len(live) < self.settings.workers:
-                    worker = await self._start()
-                    return worker
+                if len(live) + self._starting < self.settings.workers:
+                    self._starting += 1
+                    break
                 await self._room.wait()
+        try:  # outside the lock: a worker takes seconds to start, and stopping ones need the lock to leave
+            return await self._start()
+        finally:
+            self._starting -= 1
+            async with self._room:
+                self._room.notify_all()
 
     async def _start(self) -> WorkerProcess:
         browser = self.settings.browser.model_dump(mode="json")
@@ -130,9 +140,7 @@ class WorkerPool:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, start_new_session=True,
             limit=MAX_LINE_BYTES,
         )
-        worker = WorkerProcess(process)
-        self._sessions.add(process.pid)
-        self._workers.append(worker)
+        worker = WorkerProcess(process, sessions={process.pid})
         assert process.stdout is not None
         try:
             async with asyncio.timeout(START_TIMEOUT_S):
@@ -143,6 +151,7 @@ class WorkerPool:
         if not ready:
             await self._kill(worker, "start")
             raise WorkerLostError(f"worker exited at start (code {process.returncode})")
+        self._workers.append(worker)
         worker.reader = asyncio.create_task(self._read(worker), name=f"journey-worker:{process.pid}")
         log.info("journey worker started", extra={"pid": process.pid})
         return worker
@@ -163,7 +172,7 @@ class WorkerPool:
             worker.lost = f"the journey worker died (exit code {code}) during this run"
             self.restarts["died"] = self.restarts.get("died", 0) + 1
             log.error("journey worker died", extra={"pid": worker.pid, "exit_code": code})
-        await asyncio.to_thread(processes.kill_tree, {worker.pid}, self._sessions)  # its browser must not outlive it
+        await asyncio.to_thread(processes.kill_tree, {worker.pid}, worker.sessions)  # its browser must not outlive it
         for future in worker.pending.values():
             if not future.done():
                 future.set_exception(WorkerLostError(worker.lost))
@@ -177,19 +186,27 @@ class WorkerPool:
                 pss = await asyncio.to_thread(self._pss, worker)
                 if pss > self.settings.recycle_above_memory:
                     self._retire(worker, "memory")
-        if worker.retiring and not worker.pending and worker.alive:
-            await self._stop(worker)
+        self._stop_if_idle(worker)
         async with self._room:
             self._room.notify_all()
 
     def _pss(self, worker: WorkerProcess) -> int:
-        return processes.pss_bytes(processes.tree({worker.pid}, processes.snapshot(), set(self._sessions)))
+        return processes.pss_bytes(processes.tree({worker.pid}, processes.snapshot(), worker.sessions))
 
     def _retire(self, worker: WorkerProcess, cause: str) -> None:
+        """No new runs for `worker`; it stops once its last run is done."""
         if not worker.retiring:
             worker.retiring = True
             self.restarts[cause] = self.restarts.get(cause, 0) + 1
             log.info("journey worker recycled", extra={"pid": worker.pid, "cause": cause, "runs": worker.runs})
+        self._stop_if_idle(worker)
+
+    def _stop_if_idle(self, worker: WorkerProcess) -> None:
+        if worker.retiring and not worker.pending and worker.alive:
+            worker.lost = "the journey worker was stopped"
+            task = asyncio.create_task(self._stop(worker), name=f"journey-worker-stop:{worker.pid}")
+            self._stopping.add(task)  # stopped in the background: a run's answer never waits for it
+            task.add_done_callback(self._stopping.discard)
 
     async def _stop(self, worker: WorkerProcess) -> None:
         """Ask the worker to stop (it closes its browser); kill its tree if it does not within the bound."""
@@ -205,14 +222,14 @@ class WorkerPool:
                 await worker.process.wait()
         except TimeoutError:
             pass
-        await asyncio.to_thread(processes.kill_tree, {worker.pid}, self._sessions)
+        await asyncio.to_thread(processes.kill_tree, {worker.pid}, worker.sessions)
         await self._forget(worker)
 
     async def _kill(self, worker: WorkerProcess, cause: str) -> None:
         worker.lost = {"hung": "the journey worker was killed: another run in it did not answer",
                        "start": "the journey worker did not start"}.get(cause, "the journey worker was killed")
         self.restarts[cause] = self.restarts.get(cause, 0) + 1
-        await asyncio.to_thread(processes.kill_tree, {worker.pid}, self._sessions)
+        await asyncio.to_thread(processes.kill_tree, {worker.pid}, worker.sessions)
         with contextlib.suppress(ProcessLookupError):
             await worker.process.wait()
         for future in worker.pending.values():
@@ -221,6 +238,7 @@ class WorkerPool:
         await self._forget(worker)
 
     async def _forget(self, worker: WorkerProcess) -> None:
+        self._orphans |= worker.sessions  # counted (and so visible) while anything in them lives
         if worker in self._workers:
             self._workers.remove(worker)
         async with self._room:
@@ -230,10 +248,12 @@ class WorkerPool:
     def browser_processes(self) -> int:
         """Browser processes of this agent's workers, including orphans of dead workers (a leak shows here)."""
         procs = processes.snapshot()
-        roots = {w.pid for w in self._workers}
-        members = processes.tree(roots, procs, self._sessions)
-        self._sessions &= {procs[pid].sid for pid in members} | roots  # forget sessions that have emptied
-        return sum(1 for pid in members if processes.is_browser(procs[pid]))
+        members: set[int] = set()
+        for worker in self._workers:
+            members |= processes.tree({worker.pid}, procs, worker.sessions)
+        orphans = processes.tree(set(), procs, self._orphans)
+        self._orphans = {procs[pid].sid for pid in orphans}  # forget sessions that have emptied
+        return sum(1 for pid in members | orphans if processes.is_browser(procs[pid]))
 
     @property
     def worker_count(self) -> int:
@@ -243,7 +263,7 @@ class WorkerPool:
         self._closed = True
         async with self._room:
             self._room.notify_all()
-        await asyncio.gather(*(self._stop(w) for w in list(self._workers)), return_exceptions=True)
+        await asyncio.gather(*(self._stop(w) for w in list(self._workers)), *self._stopping, return_exceptions=True)
         for worker in list(self._workers):
             if worker.reader is not None:
                 worker.reader.cancel()

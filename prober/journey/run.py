@@ -7,7 +7,7 @@ import asyncio
 import time
 
 import aiohttp
-from playwright.async_api import BrowserContext, ConsoleMessage, Page, Request
+from playwright.async_api import BrowserContext, ConsoleMessage, Frame, Page, Request
 from playwright.async_api import Error as PlaywrightError
 
 from prober.journey import artifacts
@@ -80,6 +80,7 @@ class RunState:
         self.console: list[str] = []
         self.loads: dict[float, dict[Vital, float]] = {}
         self.crashed = False  # the page's renderer crashed
+        self.read_since_navigation = False  # the last reading is current: the run's end need not read again
 
     # StepHooks ----------------------------------------------------------------------------------------
     def step_started(self, name: str) -> None:
@@ -130,9 +131,14 @@ class RunState:
         page.on("console", self._on_console)
         page.on("requestfailed", self._on_request_failed)
         page.on("crash", self._on_crash)
+        page.on("framenavigated", self._on_navigated)
 
     def _on_crash(self, _page: Page) -> None:
         self.crashed = True
+
+    def _on_navigated(self, frame: Frame) -> None:
+        if frame.parent_frame is None:
+            self.read_since_navigation = False
 
     def browser_lost(self) -> bool:
         """Whether this run's page crashed or the browser went away under it."""
@@ -161,9 +167,9 @@ class RunState:
         self._count(PageEvent.FAILED_REQUEST)
         self._log(f"[request failed] {request.method} {request.url} {request.failure or ''}")
 
-    async def read_vitals(self) -> None:
+    async def read_vitals(self, only_if_stale: bool = False) -> None:
         page = self.page
-        if page is None or page.is_closed():
+        if page is None or page.is_closed() or (only_if_stale and self.read_since_navigation):
             return
         try:
             async with asyncio.timeout(READ_BUDGET_S):
@@ -171,6 +177,7 @@ class RunState:
         except (PlaywrightError, TimeoutError):
             return  # mid-navigation or gone: the next reading gets this load
         self._keep(reading)
+        self.read_since_navigation = True
 
     def on_report(self, _source: object, raw: object) -> None:
         """A page's last reading, sent from its `pagehide` (it is being left)."""
@@ -225,7 +232,7 @@ async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptC
                 await loaded.function(Journey(request.params, http, state.page, state))
         finally:
             duration = time.perf_counter() - start
-        await state.read_vitals()
+        await state.read_vitals(only_if_stale=True)  # a step's end read it already, unless the page moved on
         outcome = state.failure or state.soft_failure
         if outcome is None and request.fail_on_page_error:
             errors = state.events.get(PageEvent.UNCAUGHT_EXCEPTION, 0) + state.events.get(PageEvent.CONSOLE_ERROR, 0)
