@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from prober.config.models import JourneysSection
+from prober.config.models import JourneyCheck, JourneysSection
 from prober.exporters.log import RunLogger
 from prober.exporters.prometheus import PrometheusExporter
 from prober.journey import processes
 from prober.journey.pool import WorkerPool, new_run_id
 from prober.journey.protocol import RunRequest
+from prober.probers.journey import JourneyProber
 from prober.result import PageEvent, Reason, Result, StepStatus, Vital
 from tests.fault_server import FaultServer
 from tests.processes import DemoShop
@@ -271,6 +272,21 @@ async def test_artifacts_are_pruned_by_count(tmp_path: Path, demo_shop: DemoShop
     assert sorted(p.name[-1] for p in (tmp_path / "c").iterdir()) == ["2", "3", "4"]
     pruned = prune(str(tmp_path), keep_runs=100, keep_bytes=1500)
     assert pruned.runs_kept == 1 and pruned.bytes_kept == 1000
+
+
+async def test_the_journey_prober_prunes_artifacts_after_failed_runs(
+    pool: WorkerPool, demo_shop: DemoShop, tmp_path: Path
+) -> None:
+    settings = JourneysSection(artifacts={"dir": str(tmp_path), "keep_runs": 2})
+    check = JourneyCheck(name="pruned", type="journey", script=f"{STEPS}:hard_failure", interval="1m", timeout="10s",
+                         attempts=1, params={"base_url": demo_shop.url("")})
+    prober = JourneyProber(check, pool, settings)
+    run_ids = []
+    for _ in range(3):
+        result = await prober.probe()
+        assert result.reason is Reason.STEP_FAILED and result.journey is not None
+        run_ids.append(result.journey.run_id)
+    assert sorted(p.name for p in (tmp_path / "pruned").iterdir()) == sorted(run_ids[1:])  # the oldest went
 
 
 async def test_a_full_artifacts_disk_costs_artifacts_never_the_run(pool: WorkerPool, demo_shop: DemoShop,
