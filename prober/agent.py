@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import signal
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -25,26 +26,31 @@ from prober.probers import ProberDeps, TlsContexts, build_prober
 from prober.result import Result
 from prober.scheduler import Job, Scheduler, run_with_attempts
 from prober.server import bound_port, build_app, start_server
+from prober.sli_filter import SliFilter
+from prober.vantage import Vantage
 
 log = logging.getLogger("prober.agent")
 
 WATCH_PERIOD_S = 2.0
 
 
-def build_jobs(config: AgentConfig, path: Path, pool: WorkerPool) -> list[Job]:
-    """A job per check of this agent's region; a prober that cannot be built is a ConfigError."""
-    jobs, problems = [], []
+def build_jobs(config: AgentConfig, path: Path, pool: WorkerPool) -> tuple[list[Job], list[Job]]:
+    """(a job per check of this agent's region and shard, a job per canary); a prober that cannot be built is a
+    ConfigError."""
+    jobs: list[Job] = []
+    canaries: list[Job] = []
+    problems: list[str] = []
     deps = ProberDeps(TlsContexts(), pool, config.agent.journeys)
-    for index, check in enumerate(config.checks):
-        if not config.runs_here(check):
-            continue
+    wanted = [(f"checks[{i}]", c, jobs) for i, c in enumerate(config.checks) if config.runs_here(c)]
+    wanted += [(f"agent.canaries[{i}]", c, canaries) for i, c in enumerate(config.agent.canaries)]
+    for where, check, into in wanted:
         try:
-            jobs.append(Job(check, build_prober(check, deps)))
+            into.append(Job(check, build_prober(check, deps)))
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a CA or key file that does not load
-            problems.append(f"{path}: checks[{index}] ({check.name}): tls: cannot load: {exc}")
+            problems.append(f"{path}: {where} ({check.name}): tls: cannot load: {exc}")
     if problems:
         raise ConfigError(problems)
-    return jobs
+    return jobs, canaries
 
 
 def journey_script_problems(config: AgentConfig, path: Path, only_here: bool = True) -> list[str]:
@@ -56,8 +62,11 @@ def journey_script_problems(config: AgentConfig, path: Path, only_here: bool = T
             for (index, check), problem in zip(journeys, found, strict=True) if problem]
 
 
-def load(path: Path, region: str | None, listen: str | None, pool: WorkerPool) -> tuple[AgentConfig, list[Job]]:
-    """Load, validate (journey scripts imported in a child) and build; raise ConfigError naming every problem.
+def load(
+    path: Path, region: str | None, listen: str | None, pool: WorkerPool
+) -> tuple[AgentConfig, tuple[list[Job], list[Job]]]:
+    """Load, validate (journey scripts imported in a child) and build the jobs of checks and canaries; raise
+    ConfigError naming every problem.
 
     Blocking (file reads, a child process): the agent calls it in a thread.
     """
@@ -81,7 +90,7 @@ async def check_once(path: Path, name: str, region: str | None = None) -> tuple[
             pool = WorkerPool(config.agent.journeys)
             try:
                 deps = ProberDeps(TlsContexts(), pool, config.agent.journeys)
-                final, first = await run_with_attempts(Job(check, build_prober(check, deps)))
+                final, first = await run_with_attempts(Job(check, build_prober(check, deps)))  # counted, always
                 return final, first, config.agent.journeys.artifacts.dir
             finally:
                 await pool.close()
@@ -108,6 +117,8 @@ class Agent:
         self.exporter = PrometheusExporter(lambda: self._monitor.lag_s, self)
         self._run_logger = RunLogger(region or "local")
         self.pool = WorkerPool(JourneysSection())
+        self.vantage = Vantage()
+        self._sli_filter = SliFilter(self.vantage)
         self._scheduler: Scheduler | None = None
         self._config: AgentConfig | None = None
         self._fingerprint = b""
@@ -130,7 +141,8 @@ class Agent:
             log.error("config rejected", extra={"config": str(self.path), "problems": exc.problems})
             return 2
         self._monitor.start()
-        self._scheduler = Scheduler([self.exporter, self._run_logger], config.agent.max_concurrent_runs)
+        self._scheduler = Scheduler([self.exporter, self._run_logger], config.agent.max_concurrent_runs,
+                                    self._sli_filter.judge)
         app = build_app(self.exporter.render, lambda: self.ready, self._web_auth, self._artifacts_dir)
         try:
             self.runner = await start_server(app, config.agent.listen, config.agent.web.tls)
@@ -147,11 +159,12 @@ class Agent:
         watcher = asyncio.create_task(self._watch(), name="config-watcher")
         log.info("agent started", extra={"config": str(self.path), "listen": config.agent.listen,
                                          "port": bound_port(self.runner), "region": config.agent.region,
-                                         "checks": len(jobs)})
+                                         "checks": len(jobs[0]), "shard": config.agent.shard})
         await self._stop.wait()
         log.info("agent stopping: waiting for in-flight runs")
         watcher.cancel()
         await self._scheduler.stop()
+        await self.vantage.stop()
         await self.pool.close()
         await self._monitor.stop()
         await self.runner.cleanup()
@@ -187,7 +200,7 @@ class Agent:
                 log.warning("agent.listen, agent.web.tls and agent.max_concurrent_runs apply after a restart")
             self._adopt(config, jobs)
             self.exporter.reload_done(True)
-            log.info("config reloaded", extra={"config": str(self.path), "checks": len(jobs)})
+            log.info("config reloaded", extra={"config": str(self.path), "checks": len(jobs[0])})
             return True
 
     def _artifacts_dir(self) -> str:
@@ -203,12 +216,26 @@ class Agent:
     def journey_worker_restarts(self) -> dict[str, int]:
         return dict(self.pool.restarts)
 
-    def _adopt(self, config: AgentConfig, jobs: list[Job]) -> None:
+    # the vantage point and maintenance windows, for the exporter
+    def vantage_healthy(self) -> bool:
+        return self.vantage.healthy
+
+    def canary_results(self) -> dict[str, bool]:
+        return self.vantage.canary_results()
+
+    def in_maintenance(self, check: str) -> bool:
+        return self._sli_filter.in_maintenance(check, time.time())
+
+    def _adopt(self, config: AgentConfig, built: tuple[list[Job], list[Job]]) -> None:
         assert self._scheduler is not None
+        jobs, canaries = built
+        checks = [job.check for job in jobs]
         self._config = config
         self.pool.configure(config.agent.journeys)
         self._run_logger.region = config.agent.region
-        self.exporter.configure(config.agent.region, config.agent.labels, [job.check for job in jobs])
+        self._sli_filter.configure(config, checks)
+        self.vantage.configure(canaries)
+        self.exporter.configure(config.agent.region, config.agent.labels, checks)
         self._scheduler.apply(jobs)
 
     async def _watch(self) -> None:

@@ -69,6 +69,14 @@ class PageEvent(StrEnum):
     FAILED_REQUEST = "failed_request"
 
 
+class Counted(StrEnum):
+    """Whether a finished run counts toward the SLIs, and if not, why (each kind has its own counter)."""
+
+    SLI = "sli"
+    INCONCLUSIVE = "inconclusive"  # this agent's own vantage point was unhealthy (its canaries failed)
+    MAINTENANCE = "maintenance"  # it started inside a planned maintenance window
+
+
 def cap_detail(text: str) -> str:
     """Cut a human-readable detail to a bounded size for logs (details are never metric labels)."""
     text = " ".join(text.split())
@@ -94,9 +102,13 @@ class Result:
     detail: str = ""
     attempts: int = 1
     journey: JourneyOutcome | None = None
+    counted: Counted = Counted.SLI
 
     def with_attempts(self, attempts: int) -> Result:
         return dataclasses.replace(self, attempts=attempts)
+
+    def counted_as(self, counted: Counted) -> Result:
+        return dataclasses.replace(self, counted=counted)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

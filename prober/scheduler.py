@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -128,11 +128,16 @@ async def run_with_attempts(job: Job) -> tuple[Result, Result]:
     return final.with_attempts(len(results)), results[0]
 
 
+Judge = Callable[[Check, Result], Awaitable[Result]]
+"""Decides whether a finished run counts toward the SLIs (`Result.counted`) before observers see it."""
+
+
 class Scheduler:
     """Runs jobs on their cadence under a global concurrency bound; `apply` swaps jobs in place."""
 
-    def __init__(self, observers: Sequence[RunObserver], max_concurrent_runs: int) -> None:
+    def __init__(self, observers: Sequence[RunObserver], max_concurrent_runs: int, judge: Judge | None = None) -> None:
         self._observers = observers
+        self._judge = judge
         self._slots = asyncio.Semaphore(max_concurrent_runs)
         self._tasks: dict[str, tuple[Job, _Stop, asyncio.Task[None]]] = {}
         self.running = False
@@ -194,6 +199,8 @@ class Scheduler:
             for observer in self._observers:
                 observer.run_started(job.check.name, lag_s)
             final, first = await run_with_attempts(job)
+        if self._judge is not None:
+            final = await self._judge(job.check, final)
         for observer in self._observers:
             observer.run_finished(final, first)
 

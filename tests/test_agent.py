@@ -210,3 +210,29 @@ def test_a_secret_printed_by_a_script_is_redacted_from_the_agents_output(tmp_pat
     assert done.returncode == 1
     assert "the password is <redacted>" in done.stderr  # the script's print() reached stderr, redacted
     assert "pw-Zq8-never-shown" not in done.stdout + done.stderr
+
+
+def test_maintenance_runs_and_shards_in_a_real_agent(tmp_path: Path, demo_shop: DemoShop,
+                                                    agent_env: dict[str, str]) -> None:
+    """A check inside its (all-day) maintenance window runs, but counts apart; a shard runs only its checks."""
+    config = write_config(tmp_path / "agent.yaml", demo_shop, extra=(
+        "maintenance:\n  - {name: all-day, start: '00:00', duration: 1d, checks: [health]}\n"))
+    agent = AgentProcess(config, env=agent_env)
+    try:
+        agent.wait_for_metric("prober_check_maintenance_runs_total", lambda v: v >= 2, check="health")
+        assert agent.metric("prober_check_runs_total", check="health") == 0
+        assert agent.metric("prober_check_in_maintenance", check="health") == 1
+        assert agent.metric("prober_check_in_maintenance", check="home") == 0
+        agent.wait_for_metric("prober_check_runs_total", lambda v: v >= 2, check="home")
+        line = agent.wait_for_log(lambda x: x.get("msg") == "run finished" and x.get("check") == "health")
+        assert line["counted"] == "maintenance"
+    finally:
+        assert agent.stop() == 0
+    configured = []
+    for index in range(2):
+        shard = AgentProcess(config, env={**agent_env, "PROBER_AGENT__SHARD": f"{index}/2"})
+        try:
+            configured.append(shard.wait_for_metric("prober_checks_configured", lambda v: True))
+        finally:
+            assert shard.stop() == 0
+    assert sum(configured) == 2  # each of the two checks in exactly one shard

@@ -142,3 +142,33 @@ def test_sizes() -> None:
     assert parse_size(100) == 100
     with pytest.raises(ValueError, match="expected a size"):
         parse_size("1 lightyear")
+
+
+def test_four_shards_run_every_check_exactly_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("checks:\n" + "".join(
+        f"  - {{name: check_{i}, type: http, url: 'http://127.0.0.1:9/{i}'}}\n" for i in range(400)))
+    runs: dict[str, int] = {}
+    per_shard = []
+    for index in range(4):
+        monkeypatch.setenv("PROBER_AGENT__SHARD", f"{index}/4")  # as a StatefulSet's ordinal would set it
+        config = load_config(path)
+        assert config.agent.shard == f"{index}/4"
+        mine = [c.name for c in config.checks if config.runs_here(c)]
+        per_shard.append(len(mine))
+        for name in mine:
+            runs[name] = runs.get(name, 0) + 1
+    assert runs == {f"check_{i}": 1 for i in range(400)}
+    assert min(per_shard) >= 70, per_shard  # a hash spreads them, roughly evenly
+
+
+def test_slo_groups_maintenance_and_canaries_load(tmp_path: Path) -> None:
+    config = load_config(Path(__file__).parent / "slo" / "agent.yaml")
+    assert [g.name for g in config.slos] == ["checkout_works"]
+    nightly = next(c for c in config.checks if c.name == "nightly")
+    assert [w.name for w in config.maintenance_of(nightly)] == ["nightly-deploys"]
+    assert config.maintenance_of(config.checks[0]) == []
+    path = tmp_path / "agent.yaml"
+    path.write_text("defaults: {interval: 7s}\nagent:\n  canaries: [{name: dns, type: http, url: 'http://127.0.0.1:9/'}]\n")
+    canary = load_config(path).agent.canaries[0]
+    assert canary.interval == 7.0 and canary.timeout == 10.0  # canaries inherit defaults like checks

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from prober.config.models import HttpCheck, JourneyCheck
 from prober.exporters.prometheus import MAX_STEP_LABELS, PrometheusExporter
-from prober.result import JourneyOutcome, PageEvent, Phase, Reason, Result, StepResult, StepStatus, Vital
+from prober.result import Counted, JourneyOutcome, PageEvent, Phase, Reason, Result, StepResult, StepStatus, Vital
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
 
@@ -28,8 +28,8 @@ def result(name: str, reason: Reason = Reason.OK, duration: float = 0.12, attemp
                   status_code=200 if reason is Reason.OK else 503, cert_not_after=1.8e9, attempts=attempts)
 
 
-class PoolFigures:
-    """The journey pool's figures as the agent hands them to the exporter."""
+class AgentFigures:
+    """What the agent hands the exporter beyond runs: pool figures, vantage, canaries, maintenance."""
 
     def browser_processes(self) -> int:
         return 3
@@ -39,6 +39,15 @@ class PoolFigures:
 
     def journey_worker_restarts(self) -> dict[str, int]:
         return {"runs": 2, "died": 1}
+
+    def vantage_healthy(self) -> bool:
+        return False
+
+    def canary_results(self) -> dict[str, bool]:
+        return {"dns": False}
+
+    def in_maintenance(self, check: str) -> bool:
+        return check == "shop_home"
 
 
 def journey_check(name: str = "shop_checkout") -> JourneyCheck:
@@ -62,7 +71,7 @@ def journey_result(name: str = "shop_checkout", reason: Reason = Reason.OK, run_
 
 
 def fed_exporter() -> PrometheusExporter:
-    exporter = PrometheusExporter(lambda: 0.002, PoolFigures())
+    exporter = PrometheusExporter(lambda: 0.002, AgentFigures())
     exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check()])
     exporter.run_started("shop_checkout", 0.001)
     exporter.run_finished(journey_result(), journey_result())
@@ -197,3 +206,24 @@ def test_failure_counter_carries_the_run_id_as_an_openmetrics_exemplar() -> None
     line = next(x for x in text.splitlines() if x.startswith("prober_check_failures_total{")
                 and 'check="shop_checkout"' in x)
     assert '# {run_id="20261125T100000Z-abc123"} 1.0' in line
+
+
+def test_inconclusive_and_maintenance_runs_stay_out_of_the_slis() -> None:
+    exporter = fed_exporter()
+    before = scrape(exporter)
+    for counted in (Counted.INCONCLUSIVE, Counted.MAINTENANCE, Counted.INCONCLUSIVE):
+        failed = result("shop_home", Reason.CONNECT).counted_as(counted)
+        exporter.run_started("shop_home", 0.001)
+        exporter.run_finished(failed, failed)
+    text = scrape(exporter)
+    for name, labels in (("prober_check_runs_total", {}), ("prober_check_duration_seconds_count", {}),
+                         ("prober_check_failures_total", {"reason": "http_status"})):
+        assert sample(text, name, check="shop_home", **labels) == sample(before, name, check="shop_home", **labels)
+    assert "reason=\"connect\"" not in text.split("prober_check_failures_total")[1].split("# HELP")[0]
+    assert sample(text, "prober_check_inconclusive_total", check="shop_home") == 2
+    assert sample(text, "prober_check_maintenance_runs_total", check="shop_home") == 1
+    assert sample(text, "probe_success", check="shop_home") == 0  # the last run is still the last run
+    assert sample(text, "prober_check_in_maintenance", check="shop_home") == 1
+    assert sample(text, "prober_check_in_maintenance", check="shop_checkout") == 0
+    assert sample(text, "prober_agent_vantage_healthy") == 0
+    assert sample(text, "prober_canary_success", canary="dns") == 0

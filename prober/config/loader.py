@@ -30,10 +30,11 @@ Loc = tuple[str | int, ...]
 class _AgentEnv(BaseModel):
     region: str | None = None
     listen: str | None = None
+    shard: str | None = None
 
 
 class EnvOverrides(BaseSettings):
-    """`PROBER_AGENT__REGION` and `PROBER_AGENT__LISTEN` override the file (pydantic-settings)."""
+    """`PROBER_AGENT__REGION`, `PROBER_AGENT__LISTEN` and `PROBER_AGENT__SHARD` override the file."""
 
     model_config = SettingsConfigDict(env_prefix="PROBER_", env_nested_delimiter="__", extra="ignore")
     agent: _AgentEnv = _AgentEnv()
@@ -109,10 +110,11 @@ def _substitute(node: Any, loc: Loc, problems: list[str], secret_locs: set[Loc],
 
 
 def _apply_defaults(data: dict[str, Any]) -> None:
+    """Checks and canaries inherit interval, timeout and attempts from `defaults:` unless they set their own."""
     defaults = data.get("defaults")
-    checks = data.get("checks")
-    if not isinstance(checks, list):
-        return
+    agent = data.get("agent")
+    canaries = agent.get("canaries") if isinstance(agent, dict) else None
+    checks = [*_as_list(data.get("checks")), *_as_list(canaries)]
     base = Defaults().model_dump(mode="json")
     if isinstance(defaults, Mapping):
         base.update({k: v for k, v in defaults.items() if k in _CHECK_KEYS_FROM_DEFAULTS})
@@ -120,6 +122,10 @@ def _apply_defaults(data: dict[str, Any]) -> None:
         if isinstance(check, dict):
             for key in _CHECK_KEYS_FROM_DEFAULTS:
                 check.setdefault(key, base[key])
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _mark_secret_params(data: dict[str, Any], secret_locs: set[Loc]) -> None:
@@ -139,7 +145,8 @@ def _apply_overrides(data: dict[str, Any], region: str | None, listen: str | Non
     if not isinstance(agent, dict):
         return
     env = EnvOverrides().agent
-    overrides = (("region", env.region), ("listen", env.listen), ("region", region), ("listen", listen))
+    overrides = (("region", env.region), ("listen", env.listen), ("shard", env.shard), ("region", region),
+                 ("listen", listen))
     for key, value in overrides:
         if value is not None:
             agent[key] = value
@@ -216,4 +223,31 @@ def _cross_check(name: str, data: dict[str, Any]) -> list[str]:
             continue  # reported by validation
         if timeout > interval:
             problems.append(where + f"timeout: must not be longer than the interval ({timeout:g}s > {interval:g}s)")
+    return problems + _cross_check_references(name, data, checks)
+
+
+def _cross_check_references(name: str, data: dict[str, Any], checks: list[Any]) -> list[str]:
+    """`slos:` and top-level `maintenance:` name checks that exist; an SLO group's latency needs its members'."""
+    by_name = {c["name"]: c for c in checks if isinstance(c, dict) and isinstance(c.get("name"), str)}
+    problems: list[str] = []
+    for index, check in enumerate(checks):
+        for w, window in enumerate(_as_list(check.get("maintenance") if isinstance(check, dict) else None)):
+            if isinstance(window, dict) and window.get("checks"):
+                problems.append(_where(name, data, ("checks", index, "maintenance", w, "checks")) +
+                                "only a top-level maintenance window names checks; this one is the check's own")
+    for section in ("slos", "maintenance"):
+        for index, entry in enumerate(_as_list(data.get(section))):
+            if not isinstance(entry, dict):
+                continue
+            label = f"{section}[{index}]" + (f" ({entry['name']})" if isinstance(entry.get("name"), str) else "")
+            if section == "slos" and entry.get("name") in by_name:
+                problems.append(f"{name}: {label}: name: also a check's name; an SLO group needs its own")
+            for c, member in enumerate(_as_list(entry.get("checks"))):
+                if isinstance(member, str) and member not in by_name:
+                    problems.append(f"{name}: {label}: checks[{c}]: no check named {member!r}")
+                    continue
+                slo = by_name.get(member, {}).get("slo") if isinstance(member, str) else None
+                if section == "slos" and entry.get("latency") and not (isinstance(slo, dict) and slo.get("latency")):
+                    problems.append(f"{name}: {label}: latency: member check {member!r} has no slo.latency.threshold "
+                                    "(the group counts each check's runs within its own threshold)")
     return problems

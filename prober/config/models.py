@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,12 +19,14 @@ from pydantic import (
 from yarl import URL
 
 from prober.config.jsonpath import parse_path
+from prober.config.maintenance import MaintenanceWindow
+from prober.config.slo import RulesConfig, Slo, SloGroup
 from prober.config.units import ByteSize, Duration
 
 LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 RESERVED_LABELS = frozenset({"check", "region", "reason", "phase", "step", "le", "job", "instance", "quantile"})
 MAX_STATIC_LABELS = 8
-
+MAX_SHARDS = 1024
 
 
 def _bounded_name(value: str) -> str:
@@ -121,56 +124,12 @@ class JourneysSection(Frozen):
     artifacts: ArtifactsConfig = Field(default_factory=ArtifactsConfig)
 
 
-class AgentSection(Frozen):
-    region: RegionName = "local"
-    listen: str = "127.0.0.1:9470"
-    labels: dict[str, LabelValue] = Field(default_factory=dict)
-    max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
-    web: WebConfig = Field(default_factory=WebConfig)
-    journeys: JourneysSection = Field(default_factory=JourneysSection)
-
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        _host, sep, port = value.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"expected host:port such as '127.0.0.1:9470' (got {value!r})")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > MAX_STATIC_LABELS:
-            raise ValueError(f"at most {MAX_STATIC_LABELS} static labels (got {len(value)})")
-        for name in value:
-            if not re.match(LABEL_NAME_RE, name) or name.startswith("__"):
-                raise ValueError(f"label name {name!r} is not a valid Prometheus label name")
-            if name in RESERVED_LABELS:
-                raise ValueError(f"label name {name!r} is reserved for prober's own labels")
-        return value
-
-
 class Defaults(Frozen):
     """Values every check inherits unless it sets its own."""
 
     interval: Duration = 30.0
     timeout: Duration = 10.0
     attempts: int = Field(default=1, ge=1, le=10)
-
-
-class LatencySlo(Frozen):
-    threshold: Duration = Field(gt=0)
-    target: float = Field(gt=0, lt=100)
-
-
-class Slo(Frozen):
-    """Objectives of one check: used for histogram buckets now, for generated rules later."""
-
-    availability: float | None = Field(default=None, gt=0, lt=100)
-    latency: LatencySlo | None = None
-    window: Duration = 28 * 86400.0
-
-
 
 
 def _status_pattern(value: str) -> str:
@@ -244,6 +203,7 @@ class HttpCheck(Frozen):
     attempts: int = Field(ge=1, le=10)
     slo: Slo | None = None
     regions: list[RegionName] | None = Field(default=None, min_length=1)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @field_validator("url", "proxy")
     @classmethod
@@ -299,6 +259,7 @@ class JourneyCheck(Frozen):
     attempts: int = Field(ge=1, le=10)
     slo: Slo | None = None
     regions: list[RegionName] | None = Field(default=None, min_length=1)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @property
     def script_path(self) -> str:
@@ -318,13 +279,81 @@ Check = Annotated[HttpCheck | JourneyCheck, Field(discriminator="type")]
 """Every check type: a discriminated union on `type`."""
 
 
+class AgentSection(Frozen):
+    region: RegionName = "local"
+    listen: str = "127.0.0.1:9470"
+    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
+    web: WebConfig = Field(default_factory=WebConfig)
+    journeys: JourneysSection = Field(default_factory=JourneysSection)
+    shard: str | None = None
+    """`index/count` (0-based, e.g. `2/4`): run only the checks whose stable hash falls in this shard."""
+    canaries: list[HttpCheck] = Field(default_factory=list, max_length=8)
+    """Targets that should always answer from here: while all of them fail, runs end inconclusive."""
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        index, sep, count = value.partition("/")
+        if not (sep and index.isdigit() and count.isdigit() and 0 <= int(index) < int(count) <= MAX_SHARDS):
+            raise ValueError(f"expected index/count, 0 <= index < count <= {MAX_SHARDS}, e.g. '2/4' (got {value!r})")
+        return value
+
+    @property
+    def shard_of(self) -> tuple[int, int]:
+        """(index, count); (0, 1) without sharding."""
+        if self.shard is None:
+            return 0, 1
+        index, _sep, count = self.shard.partition("/")
+        return int(index), int(count)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected host:port such as '127.0.0.1:9470' (got {value!r})")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_STATIC_LABELS:
+            raise ValueError(f"at most {MAX_STATIC_LABELS} static labels (got {len(value)})")
+        for name in value:
+            if not re.match(LABEL_NAME_RE, name) or name.startswith("__"):
+                raise ValueError(f"label name {name!r} is not a valid Prometheus label name")
+            if name in RESERVED_LABELS:
+                raise ValueError(f"label name {name!r} is reserved for prober's own labels")
+        return value
+
+
 class AgentConfig(Frozen):
     """A whole agent.yaml, validated. `checks` holds every check, including those for other regions."""
 
     agent: AgentSection = Field(default_factory=AgentSection)
     defaults: Defaults = Field(default_factory=Defaults)
     checks: list[Check] = Field(default_factory=list)
+    slos: list[SloGroup] = Field(default_factory=list)
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
 
     def runs_here(self, check: Check) -> bool:
-        """Whether this agent runs `check`: it has no `regions`, or lists this agent's region."""
-        return check.regions is None or self.agent.region in check.regions
+        """Whether this agent runs `check`: its region is listed (or the check has no `regions`) and the check's
+        stable hash falls in this agent's shard."""
+        if check.regions is not None and self.agent.region not in check.regions:
+            return False
+        index, count = self.agent.shard_of
+        return count == 1 or shard_of_check(check.name, count) == index
+
+    def maintenance_of(self, check: Check) -> list[MaintenanceWindow]:
+        """The windows that apply to `check`: its own and the top-level ones that name it (or every check)."""
+        shared = [w for w in self.maintenance if not w.checks or check.name in w.checks]
+        return [*check.maintenance, *shared]
+
+
+def shard_of_check(name: str, count: int) -> int:
+    """The shard (0..count-1) that runs the check named `name`: a stable hash, the same in every process."""
+    return zlib.crc32(b"shard:" + name.encode()) % count  # salted: independent of the check's time offset

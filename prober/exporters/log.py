@@ -79,6 +79,7 @@ class RunLogger:
                 "status_code": result.status_code,
                 "attempts": result.attempts,
                 "first_attempt_reason": first_attempt.reason.value,
+                "counted": result.counted.value,
                 "detail": result.detail,
                 **extra,
             },

@@ -38,7 +38,7 @@ from prober.exporters.histogram import (
 )
 from prober.exporters.text_format import CONTENT_TYPE as TEXT_CONTENT_TYPE
 from prober.exporters.text_format import render_text
-from prober.result import PageEvent, Phase, Reason, Result, StepStatus, Vital
+from prober.result import Counted, PageEvent, Phase, Reason, Result, StepStatus, Vital
 
 log = logging.getLogger("prober.exporter")
 
@@ -61,14 +61,20 @@ def duration_buckets(check: Check) -> tuple[float, ...]:
     return buckets_with(CHECK_DURATION_BUCKETS_S, (threshold, max_duration))
 
 
-class JourneyStats(Protocol):
-    """The journey pool's own figures (the agent provides them)."""
+class AgentState(Protocol):
+    """What the agent knows beyond runs: its journey pool, its vantage point, its maintenance windows."""
 
     def browser_processes(self) -> int: ...
 
     def journey_workers(self) -> int: ...
 
     def journey_worker_restarts(self) -> dict[str, int]: ...
+
+    def vantage_healthy(self) -> bool: ...
+
+    def canary_results(self) -> dict[str, bool]: ...
+
+    def in_maintenance(self, check: str) -> bool: ...
 
 
 @dataclass
@@ -81,8 +87,11 @@ class _StepSeries:
 class _CheckSeries:
     duration: Histogram
     runs: int = 0
+    successes: int = 0
     attempts: int = 0
     skipped: int = 0
+    inconclusive: int = 0
+    maintenance_runs: int = 0
     failures: dict[Reason, int] = field(default_factory=dict)
     first_attempt_failures: dict[Reason, int] = field(default_factory=dict)
     phases: dict[Phase, Histogram] = field(default_factory=dict)
@@ -107,9 +116,9 @@ class _CheckSeries:
 class PrometheusExporter:
     """A RunObserver that keeps what runs found, and a prometheus_client Collector that exports it."""
 
-    def __init__(self, loop_lag_s: Callable[[], float], journeys: JourneyStats | None = None) -> None:
+    def __init__(self, loop_lag_s: Callable[[], float], agent: AgentState | None = None) -> None:
         self._loop_lag_s = loop_lag_s
-        self._journeys = journeys
+        self._agent = agent
         self._series: dict[str, _CheckSeries] = {}
         self._label_names: list[str] = ["region"]
         self._label_values: list[str] = ["local"]
@@ -152,9 +161,18 @@ class PrometheusExporter:
         series = self._series.get(result.check)
         if series is None:  # the check was removed while this run was in flight
             return
+        series.last = result
+        if result.counted is Counted.INCONCLUSIVE:  # kept out of every SLI series
+            series.inconclusive += 1
+            return
+        if result.counted is Counted.MAINTENANCE:
+            series.maintenance_runs += 1
+            return
         series.runs += 1
         series.attempts += result.attempts
-        if not result.ok:
+        if result.ok:
+            series.successes += 1
+        else:
             series.failures[result.reason] = series.failures.get(result.reason, 0) + 1
             if result.journey is not None:  # a failure spike links to its artifacts by run id
                 series.failure_exemplars[result.reason] = Exemplar({"run_id": result.journey.run_id}, 1.0,
@@ -170,7 +188,6 @@ class PrometheusExporter:
             histogram.observe(seconds)
         if result.journey is not None:
             self._journey_finished(series, result)
-        series.last = result
 
     def _journey_finished(self, series: _CheckSeries, result: Result) -> None:
         assert result.journey is not None
@@ -216,19 +233,34 @@ class PrometheusExporter:
             return GaugeMetricFamily(name, doc, labels=[*(base_names if agent else names), *extra])
 
         runs = counter("prober_check_runs_total",
-                       "Finished runs of the check, each counted once after its attempts. Cumulative.")
+                       "Finished runs of the check that count toward its SLIs, each once after its attempts "
+                       "(inconclusive and maintenance runs are counted apart). Cumulative.")
+        successes = counter("prober_check_successes_total",
+                            "Finished runs counted toward the SLIs that succeeded. Cumulative; present from the "
+                            "start (0), so rate() sees the first failure however soon it comes.")
         failures = counter("prober_check_failures_total",
-                           "Finished runs of the check that failed, by reason of the final attempt. Cumulative.",
+                           "Finished runs counted toward the SLIs that failed, by reason of the final attempt. "
+                           "Cumulative.",
                            ("reason",))
         first_failures = counter("prober_check_first_attempt_failures_total",
-                                 "Runs whose first attempt failed, by its reason, even if a retry passed.",
+                                 "Runs counted toward the SLIs whose first attempt failed, by its reason, even if a "
+                                 "retry passed.",
                                  ("reason",))
         attempts = counter("prober_check_attempts_total", "Attempts made by the check, every retry counted.")
+        inconclusive = counter("prober_check_inconclusive_total",
+                               "Finished runs kept out of the SLIs because this agent's vantage point was unhealthy "
+                               "(every canary failed). Cumulative.")
+        maintenance_runs = counter("prober_check_maintenance_runs_total",
+                                   "Finished runs kept out of the SLIs because they fell in a maintenance window. "
+                                   "Cumulative.")
+        in_maintenance = gauge("prober_check_in_maintenance",
+                               "Whether the check is inside one of its maintenance windows now (1) or not (0).")
         skipped = counter("prober_check_skipped_total",
                           "Scheduled runs that did not happen: the previous run was still going or the agent "
                           "fell behind. Never caught up later.")
         duration = HistogramMetricFamily("prober_check_duration_seconds",
-                                         "Duration of finished runs (the final attempt), in seconds.", labels=names)
+                                         "Duration of finished runs counted toward the SLIs (the final "
+                                         "attempt), in seconds.", labels=names)
         phase_hist = HistogramMetricFamily("prober_http_phase_duration_seconds",
                                            "Duration of each HTTP phase that happened, summed over redirects, "
                                            "in seconds.", labels=[*names, "phase"])
@@ -254,8 +286,13 @@ class PrometheusExporter:
         for name, series in self._series.items():
             labels = [name, *base]
             runs.add_metric(labels, series.runs)
+            successes.add_metric(labels, series.successes)
             attempts.add_metric(labels, series.attempts)
             skipped.add_metric(labels, series.skipped)
+            inconclusive.add_metric(labels, series.inconclusive)
+            maintenance_runs.add_metric(labels, series.maintenance_runs)
+            if self._agent is not None:
+                in_maintenance.add_metric(labels, 1.0 if self._agent.in_maintenance(name) else 0.0)
             for reason, count in series.failures.items():
                 failures.add_metric([*labels, reason.value], count, exemplar=series.failure_exemplars.get(reason))
             for step, step_series in series.steps.items():
@@ -281,11 +318,12 @@ class PrometheusExporter:
                 bb_phases.add_metric([*labels, BLACKBOX_PHASES[phase]], seconds)
             if last.cert_not_after is not None:
                 cert_expiry.add_metric(labels, last.cert_not_after)
-        yield from (runs, failures, first_failures, attempts, skipped, duration, phase_hist,
+        yield from (runs, successes, failures, first_failures, attempts, skipped, inconclusive, maintenance_runs,
+                    in_maintenance, duration, phase_hist,
                     success, probe_duration, status_code, bb_phases, cert_expiry,
                     step_duration, step_failures, vitals, page_events)
-        if self._journeys is not None:
-            yield from self._collect_journey_pool(gauge, base, base_names)
+        if self._agent is not None:
+            yield from self._collect_agent_state(gauge, base, base_names)
 
         lag = HistogramMetricFamily("prober_schedule_lag_seconds",
                                     "Delay between a run's scheduled time and its start, in seconds.",
@@ -311,21 +349,29 @@ class PrometheusExporter:
         info.add_metric([*base, __version__, platform.python_version()], 1.0)
         yield info
 
-
-    def _collect_journey_pool(
+    def _collect_agent_state(
         self, gauge: Callable[..., GaugeMetricFamily], base: list[str], base_names: list[str]
     ) -> Iterator[Metric]:
-        assert self._journeys is not None
+        agent = self._agent
+        assert agent is not None
+        vantage = gauge("prober_agent_vantage_healthy", "Whether this agent's vantage point is healthy (1: a canary "
+                        "answers, or no canaries are configured) or not (0: runs end inconclusive).", agent=True)
+        vantage.add_metric(base, 1.0 if agent.vantage_healthy() else 0.0)
+        canaries = gauge("prober_canary_success", "Whether the canary's last run succeeded (1) or not (0).",
+                         ("canary",), agent=True)
+        for canary, ok in sorted(agent.canary_results().items()):
+            canaries.add_metric([*base, canary], 1.0 if ok else 0.0)
+        yield from (vantage, canaries)
         browsers = gauge("prober_browser_processes", "Browser processes of this agent's journey workers, orphans "
                          "of dead workers included: a leak shows here first.", agent=True)
-        browsers.add_metric(base, float(self._journeys.browser_processes()))
+        browsers.add_metric(base, float(agent.browser_processes()))
         workers = gauge("prober_journey_workers", "Journey worker processes running now.", agent=True)
-        workers.add_metric(base, float(self._journeys.journey_workers()))
+        workers.add_metric(base, float(agent.journey_workers()))
         restarts = CounterMetricFamily("prober_journey_worker_restarts_total",
                                        "Journey workers replaced, by cause: runs or memory (recycled), config, "
                                        "died, hung (killed past a timeout), start. Cumulative.",
                                        labels=[*base_names, "cause"])
-        for cause, count in sorted(self._journeys.journey_worker_restarts().items()):
+        for cause, count in sorted(agent.journey_worker_restarts().items()):
             restarts.add_metric([*base, cause], count)
         yield from (browsers, workers, restarts)
 

@@ -1,0 +1,71 @@
+"""Objectives in agent.yaml: a check's `slo:`, the `slos:` that group checks into user-facing SLOs, and the
+options of the rules that `prober rules` generates from them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prober.config.units import Duration
+
+DEFAULT_WINDOW_S = 28 * 86400.0
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LatencySlo(_Frozen):
+    """`target` percent of runs finish within `threshold` (always a bucket bound of the duration histogram)."""
+
+    threshold: Duration = Field(gt=0)
+    target: float = Field(gt=0, lt=100)
+
+
+class Slo(_Frozen):
+    """Objectives of one check over a rolling `window`: availability and latency, each in percent of runs."""
+
+    availability: float | None = Field(default=None, gt=0, lt=100)
+    latency: LatencySlo | None = None
+    window: Duration = Field(default=DEFAULT_WINDOW_S, ge=3600)
+
+
+class GroupLatencySlo(_Frozen):
+    """`target` percent of the member checks' runs finish within each check's own `slo.latency.threshold`."""
+
+    target: float = Field(gt=0, lt=100)
+
+
+class SloGroup(_Frozen):
+    """A user-facing SLO over several checks ("checkout works"): their runs pooled, across regions."""
+
+    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
+    description: str = Field(default="", max_length=200)
+    checks: list[str] = Field(min_length=1)
+    availability: float | None = Field(default=None, gt=0, lt=100)
+    latency: GroupLatencySlo | None = None
+    window: Duration = Field(default=DEFAULT_WINDOW_S, ge=3600)
+
+
+class ConsensusRule(_Frozen):
+    """Alert when a check fails from `min_regions` or more regions for `for_` (damps one vantage's flukes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    min_regions: int = Field(default=2, ge=1, le=100)
+    for_: Duration = Field(default=300.0, alias="for", gt=0)
+
+
+class RulesConfig(_Frozen):
+    """Options of `prober rules`: where agents run, how alerts behave, what they carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    regions: list[str] = Field(default_factory=list)
+    """The regions where agents run: each gets an agent-absent alert (regions in checks' `regions:` are added)."""
+    job: str = Field(default="prober", min_length=1)
+    consensus: ConsensusRule = Field(default_factory=ConsensusRule)
+    absent_for: Duration = Field(default=300.0, gt=0)
+    cert_expiry_days: float = Field(default=14.0, gt=0)
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Extra labels on every alert (team, service) for routing in Alertmanager."""
+    runbook_url: str | None = None
