@@ -1,4 +1,4 @@
-"""`prober run | check NAME | validate`: parse arguments, call the agent, turn outcomes into exit codes."""
+"""`prober run | check NAME | validate | rules`: parse arguments, call the agent, turn outcomes into exit codes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 from prober import __version__
 from prober.agent import Agent, build_jobs, check_once, journey_script_problems
 from prober.config import ConfigError, load_config
+from prober.config.units import parse_duration
 from prober.exporters.log import configure_logging
 from prober.journey.pool import WorkerPool
 from prober.result import Result, StepStatus
+from prober.slo.formats import FORMATS, Format, render
+from prober.slo.objectives import objectives
 
 T = TypeVar("T")
 
@@ -42,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", parents=[common], help="run one check once and print the result")
     check.add_argument("name", help="the check's name")
     sub.add_parser("validate", parents=[common], help="validate the config; print every problem")
+    rules = sub.add_parser("rules", parents=[common],
+                           help="write Prometheus recording and alerting rules (or OpenSLO) for the SLOs")
+    rules.add_argument("--format", choices=FORMATS, default="prometheus", help="default: %(default)s")
+    rules.add_argument("--out", type=Path, help="write here instead of standard output")
+    rules.add_argument("--interval", type=parse_duration, default=30.0,
+                       help="rule evaluation interval, a duration (default: 30s)")
     return parser
 
 
@@ -52,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_loop(Agent(args.config, region=args.region, listen=args.listen).run())
     if args.command == "validate":
         return _validate(args.config, args.region)
+    if args.command == "rules":
+        return _rules(args.config, args.format, args.out, args.interval)
     return _check(args.config, args.name, args.region)
 
 
@@ -62,12 +73,28 @@ def _validate(path: Path, region: str | None) -> int:
         problems = journey_script_problems(config, path, only_here=False)
         if problems:
             raise ConfigError(problems)
-        jobs = build_jobs(config, path, WorkerPool(config.agent.journeys))
+        jobs, _canaries = build_jobs(config, path, WorkerPool(config.agent.journeys))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
     print(f"{path}: ok: {len(config.checks)} check(s), {len(jobs)} run in region {config.agent.region}")
+    return 0
+
+
+def _rules(path: Path, fmt: Format, out: Path | None, interval_s: float) -> int:
+    """Rules for every check of every region (one rule file serves all agents); no script is imported."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    text = render(config, fmt, path.name, interval_s)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: {fmt} rules for {len(objectives(config))} objective(s)", file=sys.stderr)
     return 0
 
 

@@ -35,6 +35,7 @@ PAGES = {
              '.height = "300px"; }, 300)</script></body></html>',
 }
 hits: Counter[str] = Counter()
+periods: dict[str, int] = {}
 
 
 async def respond(writer: asyncio.StreamWriter, status: int, body: bytes = b"", content_type: str = "text/plain",
@@ -143,6 +144,12 @@ async def route(path: str, headers: dict[str, str], reader: asyncio.StreamReader
         await respond(writer, 200, str(hits[path]).encode())
     elif name == "page":  # hostile pages for browser journeys
         await respond(writer, 200, PAGES[arg].encode(), "text/html; charset=utf-8")
+    elif name == "set-period":  # /set-period/{key}/{n}: /fail-every/{key} then fails every n-th hit (0: never)
+        periods[arg] = int(parts[2])
+        await respond(writer, 200, b"set")
+    elif name == "fail-every":
+        period = periods.get(arg, 0)
+        await respond(writer, 503 if period and hits[path] % period == 0 else 200, b"every")
     elif name == "flaky":
         key = "/flaky/" + "/".join(parts[1:])
         await respond(writer, 503 if hits[key] <= int(arg) else 200, b"flaky")

@@ -5,17 +5,27 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from prober.journey import processes
+
 REPO = Path(__file__).resolve().parent.parent
+
+
+def browser_pids() -> set[int]:
+    """Every browser process on the machine now: a test's own browsers are those that appeared since it began."""
+    return {pid for pid, proc in processes.snapshot().items() if processes.is_browser(proc)}
 
 
 def _stop(process: subprocess.Popen[str], timeout_s: float = 10.0) -> int:
@@ -127,3 +137,73 @@ class AgentProcess:
         self._reader.join(5)
         _close(self.process)
         return code
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (for servers that cannot report the port they bound, like Prometheus)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrometheusProcess:
+    """Debian's Prometheus on loopback with a given config, its TSDB in a temporary folder."""
+
+    def __init__(self, config: Path, data_dir: Path) -> None:
+        self.port = free_port()
+        self.log = open(data_dir.parent / "prometheus.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
+             f"--storage.tsdb.path={data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
+             "--web.enable-lifecycle", "--log.level=warn"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                assert self.process.poll() is None, (data_dir.parent / "prometheus.log").read_text()
+            time.sleep(0.2)
+        raise AssertionError("prometheus did not become ready")
+
+    def api(self, path: str, **params: str) -> Any:
+        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """The instant vector of `expr` now; a query that does not parse fails the test."""
+        answer = self.api("query", query=expr)
+        assert answer["status"] == "success", (expr, answer)
+        return list(answer["data"]["result"])
+
+    def value(self, expr: str, **labels: str) -> float | None:
+        for sample in self.query(expr):
+            if all(sample["metric"].get(k) == v for k, v in labels.items()):
+                return float(sample["value"][1])
+        return None
+
+    def wait_for(self, expr: str, predicate: Callable[[float], bool], timeout_s: float = 60.0,
+                 **labels: str) -> float:
+        deadline = time.monotonic() + timeout_s
+        value = None
+        while time.monotonic() < deadline:
+            value = self.value(expr, **labels)
+            if value is not None and predicate(value):
+                return value
+            time.sleep(0.5)
+        raise AssertionError(f"{expr} {labels} = {value} did not reach the expected value")
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.api("alerts")["data"]["alerts"])
+
+    def stop(self) -> None:
+        code = _stop(self.process)
+        self.log.close()
+        assert code == 0

@@ -1,0 +1,276 @@
+"""`prober rules`: the generated rules pass `promtool check rules`, and `promtool test rules` proves on synthetic
+series that each SLI records what it should and each alert fires when it should and stays silent otherwise."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from prober.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SLO_CONFIG = ROOT / "tests" / "slo" / "agent.yaml"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+EU = {"job": "prober", "region": "eu", "instance": "eu:9470"}
+US = {"job": "prober", "region": "us", "instance": "us:9470"}
+
+
+def generate(tmp_path: Path, config: Path = SLO_CONFIG, fmt: str = "prometheus") -> Path:
+    out = tmp_path / ("rules.yaml" if fmt == "prometheus" else f"rules-{fmt}.yaml")
+    assert main(["rules", "--config", str(config), "--format", fmt, "--out", str(out), "--interval", "1m"]) == 0
+    return out
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def series(name: str, where: dict[str, str], values: str, **labels: str) -> dict[str, str]:
+    text = ", ".join(f'{k}="{v}"' for k, v in {**where, **labels}.items())
+    return {"series": f"{name}{{{text}}}", "values": values}
+
+
+def runs(where: dict[str, str], check: str, per_min: int, failed_per_min: float = 0,
+         minutes: int = 120) -> list[dict[str, str]]:
+    """A check's run and success counters going up so many a minute."""
+    return [series("prober_check_runs_total", where, f"0+{per_min}x{minutes}", check=check),
+            series("prober_check_successes_total", where, f"0+{per_min - failed_per_min:g}x{minutes}", check=check)]
+
+
+def near(expr: str, value: float, tolerance: float = 1e-9) -> str:
+    """An expression that is 1 where `expr` is within `tolerance` of `value` (rates are floats)."""
+    return f"abs({expr} - {value}) < bool {tolerance:g}"
+
+
+class Rules:
+    """The generated rule file, to build promtool's expectations from (labels and rendered annotations)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.alerts = [r for g in yaml.safe_load(path.read_text())["groups"] for r in g["rules"] if "alert" in r]
+
+    def find(self, **static: str) -> dict[str, Any]:
+        found = [r for r in self.alerts if all(r["labels"].get(k) == v for k, v in static.items() if k != "alertname")
+                 and r["alert"] == static.get("alertname", r["alert"])]
+        assert len(found) == 1, (static, [r["alert"] for r in found])
+        return found[0]
+
+    def expect(self, series_labels: dict[str, str] | None = None, **static: str) -> dict[str, Any]:
+        """The alert promtool must see: the rule's labels plus the series' own, annotations rendered."""
+        rule = self.find(**static)
+        labels = {**(series_labels or {}), **rule["labels"]}
+
+        def render(text: str) -> str:
+            return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
+
+        return {"exp_labels": labels, "exp_annotations": {k: render(v) for k, v in rule["annotations"].items()}}
+
+
+def run_promtool_tests(tmp_path: Path, tests: list[dict[str, Any]]) -> None:
+    generate(tmp_path)
+    spec = tmp_path / "tests.yaml"
+    spec.write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests},
+                                   sort_keys=False))
+    result = promtool("test", "rules", str(spec))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("config", [ROOT / "agent.yaml", SLO_CONFIG], ids=["default", "slo"])
+def test_generated_rules_pass_promtool_check(tmp_path: Path, config: Path) -> None:
+    result = promtool("check", "rules", str(generate(tmp_path, config)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"SUCCESS: \d+ rules found", result.stdout)
+
+
+def test_prometheus_operator_format_wraps_the_same_groups(tmp_path: Path) -> None:
+    plain = yaml.safe_load(generate(tmp_path).read_text())
+    wrapped = yaml.safe_load(generate(tmp_path, fmt="prometheus-operator").read_text())
+    assert wrapped["apiVersion"] == "monitoring.coreos.com/v1" and wrapped["kind"] == "PrometheusRule"
+    assert wrapped["spec"]["groups"] == plain["groups"]
+    groups_only = tmp_path / "spec.yaml"
+    groups_only.write_text(yaml.safe_dump({"groups": wrapped["spec"]["groups"]}))
+    assert promtool("check", "rules", str(groups_only)).returncode == 0
+
+
+def test_openslo_documents_describe_every_objective(tmp_path: Path) -> None:
+    documents = list(yaml.safe_load_all(generate(tmp_path, fmt="openslo").read_text()))
+    assert all(d["apiVersion"] == "openslo/v1" for d in documents)
+    service = [d for d in documents if d["kind"] == "Service"]
+    slos = {d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "SLO"}
+    assert len(service) == 1
+    assert set(slos) == {"shop-checkout-availability", "shop-checkout-latency", "shop-api-availability",
+                         "quiet-availability", "nightly-availability", "checkout-works-availability"}
+    group = slos["checkout-works-availability"]
+    assert group["objectives"] == [{"displayName": "availability", "target": 0.99}]
+    assert group["timeWindow"] == [{"duration": "28d", "isRolling": True}]
+    assert group["service"] == service[0]["metadata"]["name"]
+    ratio = group["indicator"]["spec"]["ratioMetric"]
+    assert ratio["counter"] is True
+    assert 'check=~"shop\\\\.checkout|shop_api"' in ratio["good"]["metricSource"]["spec"]["query"]
+    latency = slos["shop-checkout-latency"]["indicator"]["spec"]["ratioMetric"]
+    assert 'le="0.5"' in latency["good"]["metricSource"]["spec"]["query"]
+    assert slos["shop-api-availability"]["timeWindow"][0]["duration"] == "7d"
+
+
+def test_slis_per_region_across_regions_and_per_group(tmp_path: Path) -> None:
+    """1 run in 10 fails in eu, none in us: eu reads 0.1 errors, us 0, the check 0.05, its group the same."""
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            *runs(EU, "shop.checkout", 10, 1),
+            *runs(US, "shop.checkout", 10),
+            # an agent restart in eu at 30m: the counters start again from 0, and rate() spans the reset
+            series("prober_check_runs_total", EU, "0+10x30 0+10x89", check="shop_api"),
+            series("prober_check_successes_total", EU, "0+8x30 0+8x89", check="shop_api"),
+        ],
+        "promql_expr_test": [
+            {"expr": near('prober_check_region:availability_error:ratio_rate5m{check="shop.checkout", region="eu"}',
+                          0.1), "eval_time": "20m",
+             "exp_samples": [{"labels": '{check="shop.checkout", region="eu"}', "value": 1}]},
+            {"expr": 'prober_check_region:availability_error:ratio_rate5m{check="shop.checkout", region="us"}',
+             "eval_time": "20m",
+             "exp_samples": [{"labels": 'prober_check_region:availability_error:ratio_rate5m'
+                                        '{check="shop.checkout", region="us"}', "value": 0}]},
+            {"expr": near('prober_check:availability_error:ratio_rate1h{check="shop.checkout"}', 0.05),
+             "eval_time": "50m", "exp_samples": [{"labels": '{check="shop.checkout"}', "value": 1}]},
+            {"expr": near('prober_check:availability_error:ratio_rate5m{check="shop_api"}', 0.2),
+             "eval_time": "33m", "exp_samples": [{"labels": '{check="shop_api"}', "value": 1}]},
+            {"expr": near('prober_slo:error:ratio_rate30m{slo="checkout_works"}', (1 + 0 + 2) / 30, 0.002),
+             # failures / runs a minute; shop_api's reset loses one scrape interval of both counters
+             "eval_time": "60m", "exp_samples": [{"labels": '{sli="availability", slo="checkout_works"}', "value": 1}]},
+            # no runs at all: no SLI sample (never a 100% good one)
+            {"expr": 'prober_check:availability_error:ratio_rate5m{check="no_slo"}', "eval_time": "20m",
+             "exp_samples": []},
+            {"expr": 'prober_slo:error_budget_remaining:ratio{slo="quiet"}', "eval_time": "20m", "exp_samples": []},
+        ],
+    }])
+
+
+def test_latency_sli_counts_runs_over_the_threshold_bucket(tmp_path: Path) -> None:
+    """8 of 10 runs within 500ms: the latency error ratio is 0.2, and the 99% latency SLO pages."""
+    rules = Rules(generate(tmp_path))
+    bucket = "prober_check_duration_seconds_bucket"
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            *runs(EU, "shop.checkout", 10),
+            series(bucket, EU, "0+8x120", check="shop.checkout", le="0.5"),
+            series(bucket, EU, "0+10x120", check="shop.checkout", le="+Inf"),
+        ],
+        "promql_expr_test": [
+            {"expr": near('prober_check_region:latency_error:ratio_rate5m{check="shop.checkout"}', 0.2),
+             "eval_time": "20m", "exp_samples": [{"labels": '{check="shop.checkout", region="eu"}', "value": 1}]},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": rules.find(slo="shop.checkout", sli="latency", severity="page")["alert"],
+             "exp_alerts": [rules.expect({"slo": "shop.checkout", "sli": "latency"}, slo="shop.checkout",
+                                         sli="latency", severity="page")]},
+            {"eval_time": "20m",
+             "alertname": rules.find(slo="shop.checkout", sli="availability", severity="page")["alert"],
+             "exp_alerts": []},
+        ],
+    }])
+
+
+def test_burn_rate_alerts_fire_on_fast_burn_and_stay_silent_under_budget(tmp_path: Path) -> None:
+    rules = Rules(generate(tmp_path))
+
+    def alert(slo: str, severity: str, firing: bool) -> dict[str, Any]:
+        static = {"slo": slo, "sli": "availability", "severity": severity}
+        return {"eval_time": "30m", "alertname": rules.find(**static)["alert"],
+                "exp_alerts": [rules.expect({"slo": slo, "sli": "availability"}, **static)] if firing else []}
+
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            # shop.checkout fails 2 runs in 10 in both regions: 40x its 0.5% budget
+            *runs(EU, "shop.checkout", 10, 2),
+            *runs(US, "shop.checkout", 10, 2),
+            # quiet fails 1 run in 200: half its 1% budget, never an alert
+            *runs(EU, "quiet", 200, 1),
+        ],
+        "alert_rule_test": [
+            alert("shop.checkout", "page", True), alert("shop.checkout", "ticket", True),
+            alert("checkout_works", "page", True),  # the group: 20% errors is over 14.4x its 1% budget too
+            alert("quiet", "page", False), alert("quiet", "ticket", False),
+        ],
+    }])
+
+
+def test_maintenance_silences_the_burn_rate_alerts(tmp_path: Path) -> None:
+    rules = Rules(generate(tmp_path))
+    page = {"slo": "nightly", "sli": "availability", "severity": "page"}
+    failing = [*runs(EU, "nightly", 10, 5)]
+    run_promtool_tests(tmp_path, [
+        {"interval": "1m",
+         "input_series": [*failing, series("prober_check_in_maintenance", EU, "1x60", check="nightly")],
+         "alert_rule_test": [{"eval_time": "30m", "alertname": rules.find(**page)["alert"], "exp_alerts": []}]},
+        {"interval": "1m",
+         "input_series": [*failing, series("prober_check_in_maintenance", EU, "0x60", check="nightly")],
+         "alert_rule_test": [{"eval_time": "30m", "alertname": rules.find(**page)["alert"],
+                              "exp_alerts": [rules.expect({"slo": "nightly", "sli": "availability"}, **page)]}]},
+    ])
+
+
+def test_consensus_alert_needs_two_healthy_regions_failing_for_its_duration(tmp_path: Path) -> None:
+    rules = Rules(generate(tmp_path))
+    name = "ProberCheckFailingFromRegions"
+    healthy = [series("prober_agent_vantage_healthy", where, "1x60") for where in (EU, US)]
+    failing_both = [series("probe_success", where, "0x60", check="no_slo") for where in (EU, US)]
+    run_promtool_tests(tmp_path, [
+        {"interval": "1m", "input_series": [*healthy, *failing_both],
+         "alert_rule_test": [
+             {"eval_time": "3m", "alertname": name, "exp_alerts": []},  # pending: not yet 5m
+             {"eval_time": "10m", "alertname": name,
+              "exp_alerts": [rules.expect({"check": "no_slo"}, alertname=name)]}]},
+        {"interval": "1m",  # one region alone is not a consensus
+         "input_series": [*healthy, series("probe_success", EU, "0x60", check="no_slo"),
+                          series("probe_success", US, "1x60", check="no_slo")],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": name, "exp_alerts": []}]},
+        {"interval": "1m",  # us fails, but its vantage point is unhealthy: not evidence
+         "input_series": [series("prober_agent_vantage_healthy", EU, "1x60"),
+                          series("prober_agent_vantage_healthy", US, "0x60"), *failing_both],
+         "alert_rule_test": [{"eval_time": "10m", "alertname": name, "exp_alerts": []}]},
+    ])
+
+
+def test_agent_alerts(tmp_path: Path) -> None:
+    rules = Rules(generate(tmp_path))
+    cert = "probe_ssl_earliest_cert_expiry"
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            series("prober_build_info", EU, "1x60", version="1", python_version="3.11"),
+            series("prober_build_info", US, "1x60", version="1", python_version="3.11"),
+            series("up", {"job": "prober", "instance": "eu:9470"}, "1x60"),
+            series("up", {"job": "prober", "instance": "us:9470"}, "0x60"),
+            series("prober_config_last_reload_successful", EU, "1x60"),
+            series("prober_config_last_reload_successful", US, "0x60"),
+            series(cert, EU, f"{5 * 86400}x60", check="shop.checkout"),
+            series(cert, EU, f"{60 * 86400}x60", check="shop_api"),
+            series("prober_check_skipped_total", EU, "0+3x60", check="shop_api"),
+            series("prober_check_skipped_total", US, "0x60", check="shop_api"),
+            series("prober_agent_vantage_healthy", EU, "1x60"),
+            series("prober_agent_vantage_healthy", US, "0x60"),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "15m", "alertname": "ProberRegionAbsent",
+             "exp_alerts": [rules.expect({"job": "prober"}, alertname="ProberRegionAbsent", region="ap")]},
+            {"eval_time": "15m", "alertname": "ProberAgentDown",
+             "exp_alerts": [rules.expect({"job": "prober", "instance": "us:9470"}, alertname="ProberAgentDown")]},
+            {"eval_time": "15m", "alertname": "ProberConfigReloadFailed",
+             "exp_alerts": [rules.expect(US, alertname="ProberConfigReloadFailed")]},
+            {"eval_time": "15m", "alertname": "ProberCertificateExpiringSoon",
+             "exp_alerts": [rules.expect({**EU, "check": "shop.checkout"}, alertname="ProberCertificateExpiringSoon")]},
+            {"eval_time": "25m", "alertname": "ProberRunsSkipped",
+             "exp_alerts": [rules.expect({"region": "eu", "instance": "eu:9470"}, alertname="ProberRunsSkipped")]},
+            {"eval_time": "15m", "alertname": "ProberVantageUnhealthy",
+             "exp_alerts": [rules.expect(US, alertname="ProberVantageUnhealthy")]},
+        ],
+    }])
