@@ -274,3 +274,20 @@ def test_agent_alerts(tmp_path: Path) -> None:
              "exp_alerts": [rules.expect(US, alertname="ProberVantageUnhealthy")]},
         ],
     }])
+
+
+def test_schedule_lag_alert_fires_for_the_lagging_agent_only(tmp_path: Path) -> None:
+    """eu starts every run within 100 ms; us starts most runs 1-5 s late: its p90 lag is over 1 s."""
+    rules = Rules(generate(tmp_path))
+    lag = "prober_schedule_lag_seconds_bucket"
+    buckets = {"eu": {"0.1": 10, "1.0": 10, "5.0": 10, "+Inf": 10}, "us": {"0.1": 1, "1.0": 2, "5.0": 10, "+Inf": 10}}
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [series(lag, where, f"0+{per_min}x60", le=le)
+                         for where, region in ((EU, "eu"), (US, "us")) for le, per_min in buckets[region].items()],
+        "alert_rule_test": [
+            {"eval_time": "8m", "alertname": "ProberScheduleLagging", "exp_alerts": []},  # not yet 10m
+            {"eval_time": "25m", "alertname": "ProberScheduleLagging",
+             "exp_alerts": [rules.expect({"region": "us", "instance": "us:9470"}, alertname="ProberScheduleLagging")]},
+        ],
+    }])
