@@ -115,9 +115,10 @@ def lab(tmp_path: Path, fault: FaultServer) -> Iterator[Lab]:
 
 def test_slis_alerts_and_dashboard_on_a_real_prometheus(lab: Lab) -> None:
     prom = lab.prometheus
-    prom.wait_for('prober_check_runs_total{check="flaky"}', lambda v: v >= 30, timeout_s=90, region="eu")
+    # 60 runs: one failure more or less in the window moves the ratio by under 0.02
+    prom.wait_for('prober_check_runs_total{check="flaky"}', lambda v: v >= 60, timeout_s=120, region="eu")
     eu = prom.value(SLI, check="flaky", region="eu")
-    assert eu is not None and abs(eu - 0.1) <= 0.04, eu
+    assert eu is not None and abs(eu - 0.1) <= 0.04 and abs(eu - lab.truth("eu")) <= 0.03, (eu, lab.truth("eu"))
     us = prom.value(SLI, check="flaky", region="us")
     # us's target never fails; on this busy 2-core VM a run may still time out now and then: a real failure
     assert us is not None and us <= 0.04 and abs(us - lab.truth("us")) <= 0.03, (us, lab.truth("us"))
@@ -136,14 +137,14 @@ def test_slis_alerts_and_dashboard_on_a_real_prometheus(lab: Lab) -> None:
     lab.scrape("us", False)
     time.sleep(3)
     lab.set_period("flaky-us", 2)
-    time.sleep(15)
+    time.sleep(20)
     lab.set_period("flaky-us", 0)
     lab.scrape("us", True)
     truth = lab.truth("us")
-    assert truth >= 0.1, truth
+    assert truth >= 0.06, truth  # enough failures, all unseen by any scrape, for the drift to show
     prom.wait_for(SLI, lambda v: abs(v - truth) <= 0.03, timeout_s=20, check="flaky", region="us")
     drift = prom.value('1 - avg_over_time(probe_success{check="flaky", region="us"}[5m])')
-    assert drift is not None and drift < truth - 0.05, (drift, truth)  # the gauge never saw those failures
+    assert drift is not None and drift < truth - 0.04, (drift, truth)  # the gauge never saw those failures
 
     # both regions fail the same check: the consensus alert goes pending, then firing
     for region in ("eu", "us"):
