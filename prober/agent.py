@@ -19,6 +19,7 @@ from prober.config import AgentConfig, ConfigError, load_config
 from prober.config.models import BasicAuth, JourneyCheck, JourneysSection
 from prober.exporters.log import RunLogger
 from prober.exporters.prometheus import PrometheusExporter
+from prober.exporters.status import RunHistory
 from prober.journey.pool import WorkerPool
 from prober.journey.validation import script_problems
 from prober.loop_monitor import LoopLagMonitor
@@ -116,6 +117,7 @@ class Agent:
         self._monitor = LoopLagMonitor()
         self.exporter = PrometheusExporter(lambda: self._monitor.lag_s, self)
         self._run_logger = RunLogger(region or "local")
+        self.history = RunHistory()
         self.pool = WorkerPool(JourneysSection())
         self.vantage = Vantage()
         self._sli_filter = SliFilter(self.vantage)
@@ -141,9 +143,9 @@ class Agent:
             log.error("config rejected", extra={"config": str(self.path), "problems": exc.problems})
             return 2
         self._monitor.start()
-        self._scheduler = Scheduler([self.exporter, self._run_logger], config.agent.max_concurrent_runs,
+        self._scheduler = Scheduler([self.exporter, self._run_logger, self.history], config.agent.max_concurrent_runs,
                                     self._sli_filter.judge)
-        app = build_app(self.exporter.render, lambda: self.ready, self._web_auth, self._artifacts_dir)
+        app = build_app(self.exporter.render, lambda: self.ready, self._web_auth, self._artifacts_dir, self.history)
         try:
             self.runner = await start_server(app, config.agent.listen, config.agent.web.tls)
         except OSError as exc:
@@ -236,6 +238,7 @@ class Agent:
         self._sli_filter.configure(config, checks)
         self.vantage.configure(canaries)
         self.exporter.configure(config.agent.region, config.agent.labels, checks)
+        self.history.configure(config.agent.region, checks)
         self._scheduler.apply(jobs)
 
     async def _watch(self) -> None:

@@ -1,5 +1,6 @@
-"""The agent's HTTP endpoints: /metrics, /healthz, /readyz, /artifacts/...; all but the health endpoints
-optionally behind basic auth, all optionally over TLS.
+"""The agent's HTTP endpoints: the status page (/, /checks/{name}) and its JSON API (/api/checks,
+/api/checks/{name}), /metrics, /healthz, /readyz, /artifacts/...; all but the health endpoints optionally
+behind basic auth, all optionally over TLS.
 
 There is deliberately no endpoint that probes a target on request: the agent probes only what its config says.
 """
@@ -12,24 +13,31 @@ import hashlib
 import hmac
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import bcrypt
 from aiohttp import web
 
 from prober.config.models import BasicAuth, ServerTls
 from prober.journey.artifacts import resolve
+from prober.status_page import check_html, overview_html
 
 MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _VERIFIED_CACHE_MAX = 16
 _OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
-_INDEX = """<!doctype html><html><head><meta charset="utf-8"><title>prober</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; margin: 2em"><h1>prober</h1>
-<ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li>
-<li><a href="readyz">/readyz</a></li></ul></body></html>"""
 _ARTIFACT_TYPES = {".png": "image/png", ".zip": "application/zip", ".log": "text/plain; charset=utf-8"}
+
+
+class StatusSource(Protocol):
+    """The run history the status page shows (exporters.status.RunHistory)."""
+
+    region: str
+
+    def checks(self) -> list[dict[str, Any]]: ...
+
+    def check(self, name: str) -> dict[str, Any] | None: ...
 
 
 class BasicAuthGuard:
@@ -70,7 +78,7 @@ class BasicAuthGuard:
 
 def build_app(
     metrics: MetricsRenderer, ready: Callable[[], bool], auth: Callable[[], BasicAuth | None],
-    artifacts_dir: Callable[[], str],
+    artifacts_dir: Callable[[], str], status: StatusSource,
 ) -> web.Application:
     """The endpoints app; `ready` says whether config is loaded and the scheduler running; `artifacts_dir` is
     the current config's journey artifacts folder, served read-only under /artifacts/<check>/<run>/<file>."""
@@ -106,7 +114,22 @@ def build_app(
                                                "X-Content-Type-Options": "nosniff"})
 
     async def index(_request: web.Request) -> web.Response:
-        return web.Response(text=_INDEX, content_type="text/html")
+        return web.Response(text=overview_html(status.checks(), status.region), content_type="text/html")
+
+    async def check_page(request: web.Request) -> web.Response:
+        view = status.check(request.match_info["name"])
+        if view is None:
+            raise web.HTTPNotFound(text="no such check on this agent\n")
+        return web.Response(text=check_html(view), content_type="text/html")
+
+    async def api_checks(_request: web.Request) -> web.Response:
+        return web.json_response({"region": status.region, "checks": status.checks()})
+
+    async def api_check(request: web.Request) -> web.Response:
+        view = status.check(request.match_info["name"])
+        if view is None:
+            return web.json_response({"error": "no such check on this agent"}, status=404)
+        return web.json_response(view)
 
     app = web.Application(middlewares=[require_auth])
     app.router.add_get("/metrics", metrics_handler)
@@ -114,6 +137,9 @@ def build_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/artifacts/{path:.+}", artifact)
     app.router.add_get("/", index)
+    app.router.add_get("/checks/{name}", check_page)
+    app.router.add_get("/api/checks", api_checks)
+    app.router.add_get("/api/checks/{name}", api_check)
     return app
 
 

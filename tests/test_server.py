@@ -1,7 +1,9 @@
-"""Endpoints: /metrics, /healthz, /readyz, and basic auth with a plain or bcrypt password."""
+"""Endpoints: the status page and its API, /metrics, /healthz, /readyz, /artifacts, and basic auth with a plain
+or bcrypt password."""
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,7 +14,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from prober.config.models import BasicAuth, ServerTls
+from prober.exporters.status import RunHistory
 from prober.server import BasicAuthGuard, bound_port, build_app, start_server
+from tests.test_status import fed_history
 from tests.tls_certs import Certs
 
 Factory = Callable[[BasicAuth | None, bool], TestServer]
@@ -34,7 +38,7 @@ async def serve(artifacts: Path) -> AsyncIterator[Callable[[BasicAuth | None, bo
 
     def factory(auth: BasicAuth | None, ready: bool) -> TestServer:
         app = build_app(lambda accept: (b"prober_up 1\n", "text/plain; version=0.0.4"), lambda: ready, lambda: auth,
-                        lambda: str(artifacts))
+                        lambda: str(artifacts), fed_history())
         server = TestServer(app, host="127.0.0.1")
         servers.append(server)
         return server
@@ -111,7 +115,8 @@ def test_bcrypt_hash_is_checked_and_cached() -> None:
 
 
 async def test_endpoints_over_tls(certs: Certs) -> None:
-    app = build_app(lambda accept: (b"prober_up 1\n", "text/plain"), lambda: True, lambda: None, lambda: "/nonexistent")
+    app = build_app(lambda accept: (b"prober_up 1\n", "text/plain"), lambda: True, lambda: None, lambda: "/nonexistent",
+                    RunHistory())
     runner = await start_server(app, "127.0.0.1:0", ServerTls(cert_file=str(certs.good[0]),
                                                               key_file=str(certs.good[1])))
     try:
@@ -124,3 +129,31 @@ async def test_endpoints_over_tls(certs: Certs) -> None:
             assert await response.text() == "prober_up 1\n"
     finally:
         await runner.cleanup()
+
+
+async def test_status_page_and_api(serve: Factory) -> None:
+    server = serve(None, True)
+    status, text = await get(server, "/api/checks")
+    assert status == 200
+    listing = json.loads(text)
+    assert listing["region"] == "eu" and [c["name"] for c in listing["checks"]] == ["shop_checkout", "shop_home"]
+    status, text = await get(server, "/api/checks/shop_checkout")
+    view = json.loads(text)
+    assert status == 200 and view["status"] == "failing"
+    assert view["runs"][0]["journey"]["steps"][1] == {"name": "pay", "status": "failed", "duration_s": 0.5,
+                                                     "detail": "expected <b>Thanks</b>"}
+    assert (await get(server, "/api/checks/nope"))[0] == 404
+    status, page = await get(server, "/")
+    assert status == 200 and 'href="/checks/shop_checkout"' in page and "failing" in page
+    status, page = await get(server, "/checks/shop_checkout")
+    assert status == 200 and "Failed step: pay" in page
+    assert "expected &lt;b&gt;Thanks&lt;/b&gt;" in page and "<b>Thanks</b>" not in page  # escaped
+    assert 'src="/artifacts/shop_checkout/20261125T100000Z-abc123/screenshot.png"' in page
+    assert (await get(server, "/checks/nope"))[0] == 404
+
+
+async def test_status_page_is_behind_the_same_auth(serve: Factory) -> None:
+    server = serve(BasicAuth(username="prom", password="s3cret"), True)
+    for path in ("/", "/checks/shop_home", "/api/checks", "/api/checks/shop_home"):
+        assert (await get(server, path))[0] == 401, path
+        assert (await get(server, path, ("prom", "s3cret")))[0] == 200, path

@@ -1,0 +1,107 @@
+"""Run history for the status page and its JSON API: the last runs of each check, in a bounded ring.
+
+A RunObserver like the other exporters. Memory is bounded by `RING_SIZE` runs per configured check; a check
+removed by a reload loses its history. What it hands out is plain JSON-able data, never a URL, header or
+parameter of a check (any of which may hold a secret): only names, reasons, timings, steps and artifact paths.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from prober.config.models import Check, JourneyCheck
+from prober.config.units import format_duration
+from prober.result import Counted, Result
+
+RING_SIZE = 60
+"""Runs kept per check: the sparkline's width and the window of the page's availability."""
+
+
+def run_view(result: Result) -> dict[str, Any]:
+    """One run as JSON: what the status page and `/api/checks/{name}` show."""
+    view: dict[str, Any] = {
+        "started_at": result.started_at,
+        "ok": result.ok,
+        "reason": result.reason.value,
+        "counted": result.counted.value,
+        "duration_s": round(result.duration_s, 6),
+        "attempts": result.attempts,
+        "detail": result.detail,
+        "phases": {phase.value: round(seconds, 6) for phase, seconds in result.phases.items()},
+        "status_code": result.status_code,
+    }
+    journey = result.journey
+    if journey is not None:
+        view["journey"] = {
+            "run_id": journey.run_id,
+            "steps": [{"name": s.name, "status": s.status.value, "duration_s": s.duration_s, "detail": s.detail}
+                      for s in journey.steps],
+            "page_loads": [{vital.value: value for vital, value in load.items()} for load in journey.page_loads],
+            "page_events": {event.value: count for event, count in journey.page_events.items()},
+            "artifacts": [f"/artifacts/{path}" for path in journey.artifacts],
+        }
+    return view
+
+
+class RunHistory:
+    """Keeps the last `RING_SIZE` finished runs of each configured check."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, Check] = {}
+        self._runs: dict[str, deque[Result]] = {}
+        self.region = "local"
+
+    def configure(self, region: str, checks: Sequence[Check]) -> None:
+        self.region = region
+        self._checks = {check.name: check for check in checks}
+        self._runs = {name: self._runs.get(name, deque(maxlen=RING_SIZE)) for name in self._checks}
+
+    # RunObserver ---------------------------------------------------------------------------------------
+    def run_started(self, check: str, lag_s: float) -> None:
+        """Only finished runs are history."""
+
+    def run_finished(self, result: Result, first_attempt: Result) -> None:
+        ring = self._runs.get(result.check)
+        if ring is not None:
+            ring.append(result)
+
+    def run_skipped(self, check: str, slots: int) -> None:
+        """Skipped slots show in /metrics, not in the run history."""
+
+    # views ---------------------------------------------------------------------------------------------
+    def checks(self) -> list[dict[str, Any]]:
+        """Every check of this agent, most troubled first: status, last run, availability of the kept runs."""
+        views = [self._summary(name) for name in self._checks]
+        order = {"failing": 0, "pending": 1, "ok": 2}
+        return sorted(views, key=lambda v: (order[v["status"]], v["name"]))
+
+    def check(self, name: str) -> dict[str, Any] | None:
+        """One check with its kept runs, newest first; None for a check this agent does not run."""
+        if name not in self._checks:
+            return None
+        return {**self._summary(name), "runs": [run_view(r) for r in reversed(self._runs[name])]}
+
+    def _summary(self, name: str) -> dict[str, Any]:
+        check, runs = self._checks[name], self._runs[name]
+        last = runs[-1] if runs else None
+        counted = [r for r in runs if r.counted is Counted.SLI]
+        slo = check.slo
+        return {
+            "name": name,
+            "type": check.type,
+            "region": self.region,
+            "interval": format_duration(check.interval),
+            "timeout": format_duration(check.timeout),
+            "status": "pending" if last is None else ("ok" if last.ok else "failing"),
+            "last": run_view(last) if last is not None else None,
+            "availability": (sum(r.ok for r in counted) / len(counted)) if counted else None,
+            "kept_runs": len(runs),
+            "sparkline": [{"ok": r.ok, "duration_s": round(r.duration_s, 6), "counted": r.counted.value}
+                          for r in runs],
+            "slo": slo.model_dump(mode="json") if slo is not None else None,
+            "script": check.script_path.rsplit("/", 1)[-1] if isinstance(check, JourneyCheck) else None,
+            "now": time.time(),
+        }
