@@ -1,9 +1,11 @@
-"""`prober run | check NAME | validate | rules`: parse arguments, call the agent, turn outcomes into exit codes."""
+"""`prober run | check NAME | validate | rules | report`: parse arguments, call the agent (or the rule and
+report writers), turn outcomes into exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 import time
 from collections.abc import Coroutine, Sequence
@@ -16,11 +18,16 @@ from prober.config import ConfigError, load_config
 from prober.config.units import parse_duration
 from prober.exporters.log import configure_logging
 from prober.journey.pool import WorkerPool
+from prober.report.analysis import analyse
+from prober.report.history import PrometheusClient, PrometheusError, fetch
+from prober.report.html import as_html
+from prober.report.text import as_json, as_markdown
 from prober.result import Result, StepStatus
 from prober.slo.formats import FORMATS, Format, render
 from prober.slo.objectives import objectives
 
 T = TypeVar("T")
+REPORT_FORMATS = ("html", "markdown", "json")
 
 
 def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
@@ -51,7 +58,26 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("--out", type=Path, help="write here instead of standard output")
     rules.add_argument("--interval", type=parse_duration, default=30.0,
                        help="rule evaluation interval, a duration (default: 30s)")
+    report = sub.add_parser("report", parents=[common], help="SLO/SLA report over a period, read from Prometheus")
+    report.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://prometheus:9090")
+    report.add_argument("--from", dest="start", type=_utc_time, required=True,
+                        help="start, UTC: 2026-10-01 or 2026-10-01T12:00")
+    report.add_argument("--to", dest="end", type=_utc_time, required=True, help="end (exclusive), UTC")
+    report.add_argument("--format", choices=REPORT_FORMATS, default="html", help="default: %(default)s")
+    report.add_argument("--out", type=Path, help="write here instead of standard output")
+    report.add_argument("--incident-regions", type=int,
+                        help="regions that must fail together for an incident (default: rules.consensus.min_regions)")
+    report.add_argument("--step", type=parse_duration, default=300.0, help="resolution, a duration (default: 5m)")
+    report.add_argument("--title", default="Service level report")
     return parser
+
+
+def _utc_time(text: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a UTC date or time such as 2026-10-01 (got {text!r})") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _validate(args.config, args.region)
     if args.command == "rules":
         return _rules(args.config, args.format, args.out, args.interval)
+    if args.command == "report":
+        return _report(args)
     return _check(args.config, args.name, args.region)
 
 
@@ -95,6 +123,34 @@ def _rules(path: Path, fmt: Format, out: Path | None, interval_s: float) -> int:
     else:
         out.write_text(text, encoding="utf-8")
         print(f"{out}: {fmt} rules for {len(objectives(config))} objective(s)", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Read the period's counters from Prometheus, write the report; 1 on a config or Prometheus problem."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    if args.end <= args.start:
+        print("prober report: --to must be after --from", file=sys.stderr)
+        return 1
+    try:
+        history = fetch(PrometheusClient(args.prometheus), config, args.start, args.end, args.step)
+    except PrometheusError as exc:
+        print(f"prober report: {exc}", file=sys.stderr)
+        return 1
+    regions = args.incident_regions or config.rules.consensus.min_regions
+    report = analyse(config, history, regions)
+    text = {"html": lambda: as_html(report, args.title), "markdown": lambda: as_markdown(report),
+            "json": lambda: as_json(report)}[args.format]()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{args.out}: {args.format} report, {len(report.slos)} SLO(s), {len(report.incidents)} incident(s)",
+              file=sys.stderr)
     return 0
 
 

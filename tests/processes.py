@@ -149,13 +149,13 @@ def free_port() -> int:
 class PrometheusProcess:
     """Debian's Prometheus on loopback with a given config, its TSDB in a temporary folder."""
 
-    def __init__(self, config: Path, data_dir: Path) -> None:
+    def __init__(self, config: Path, data_dir: Path, *args: str) -> None:
         self.port = free_port()
         self.log = open(data_dir.parent / "prometheus.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [shutil.which("prometheus") or "/usr/bin/prometheus", f"--config.file={config}",
              f"--storage.tsdb.path={data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--web.enable-lifecycle", "--log.level=warn"],
+             "--web.enable-lifecycle", "--log.level=warn", *args],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30

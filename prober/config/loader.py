@@ -205,7 +205,7 @@ def _cross_check(name: str, data: dict[str, Any]) -> list[str]:
     """Rules across fields and checks, on the raw data so they are reported with every other problem."""
     checks = data.get("checks")
     if not isinstance(checks, list):
-        return []
+        return _cross_check_references(name, data, [])
     problems: list[str] = []
     seen: dict[str, int] = {}
     for index, check in enumerate(checks):
@@ -235,7 +235,7 @@ def _cross_check_references(name: str, data: dict[str, Any], checks: list[Any]) 
             if isinstance(window, dict) and window.get("checks"):
                 problems.append(_where(name, data, ("checks", index, "maintenance", w, "checks")) +
                                 "only a top-level maintenance window names checks; this one is the check's own")
-    for section in ("slos", "maintenance"):
+    for section in ("slos", "maintenance", "sla"):
         for index, entry in enumerate(_as_list(data.get(section))):
             if not isinstance(entry, dict):
                 continue

@@ -20,7 +20,7 @@ from yarl import URL
 
 from prober.config.jsonpath import parse_path
 from prober.config.maintenance import MaintenanceWindow
-from prober.config.slo import RulesConfig, Slo, SloGroup
+from prober.config.slo import RulesConfig, Sla, Slo, SloGroup
 from prober.config.units import ByteSize, Duration
 
 LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -339,6 +339,7 @@ class AgentConfig(Frozen):
     slos: list[SloGroup] = Field(default_factory=list)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    sla: list[Sla] = Field(default_factory=list)
 
     def runs_here(self, check: Check) -> bool:
         """Whether this agent runs `check`: its region is listed (or the check has no `regions`) and the check's

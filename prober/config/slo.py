@@ -1,5 +1,5 @@
-"""Objectives in agent.yaml: a check's `slo:`, the `slos:` that group checks into user-facing SLOs, and the
-options of the rules that `prober rules` generates from them."""
+"""Objectives in agent.yaml: a check's `slo:`, the `slos:` that group checks into user-facing SLOs, the options
+of the rules that `prober rules` generates from them, and the `sla:` contracts that `prober report` prices."""
 
 from __future__ import annotations
 
@@ -69,3 +69,23 @@ class RulesConfig(_Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels on every alert (team, service) for routing in Alertmanager."""
     runbook_url: str | None = None
+
+
+class CreditTier(_Frozen):
+    """Below `below` percent availability, the customer is owed `credit` percent of the period's fee."""
+
+    below: float = Field(gt=0, le=100)
+    credit: float = Field(gt=0, le=100)
+
+
+class Sla(_Frozen):
+    """A contract over several checks: their runs pooled across regions, measured against `target`."""
+
+    name: str = Field(pattern=r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
+    checks: list[str] = Field(min_length=1)
+    target: float = Field(gt=0, lt=100)
+    credits: list[CreditTier] = Field(default_factory=list)
+
+    def credit_for(self, availability_percent: float) -> float:
+        """The credit owed (percent of the fee) at a measured availability: the largest tier that applies."""
+        return max((tier.credit for tier in self.credits if availability_percent < tier.below), default=0.0)

@@ -61,7 +61,7 @@ def regex_literal(text: str) -> str:
     return text.replace(".", "\\\\.")
 
 
-def _le_matcher(threshold_s: float) -> str:
+def le_matcher(threshold_s: float) -> str:
     """The `le` of a threshold as the agent writes it (`0.25`, `8.0`) or as Prometheus 3 normalises it (`8`)."""
     spellings = {format_le(threshold_s), f"{threshold_s:g}"}
     return "|".join(regex_literal(s) for s in sorted(spellings))
@@ -107,7 +107,7 @@ class RuleBuilder:
             if self.thresholds:
                 fast = "\n  or ".join(
                     f"sum by (check, region) (rate(prober_check_duration_seconds_bucket"
-                    f'{{{self.sel}, check="{check}", le=~"{_le_matcher(threshold)}"}}[{w}]))'
+                    f'{{{self.sel}, check="{check}", le=~"{le_matcher(threshold)}"}}[{w}]))'
                     for check, threshold in sorted(self.thresholds.items()))
                 rules.append(_record(f"prober_check_region:slow:rate{w}",
                                      f"prober_check_region:runs:rate{w}\n- on (check, region) (\n  {fast}\n)"))

@@ -1,0 +1,1 @@
+"""`prober report`: SLO, SLA and incident reports over a period, read from Prometheus."""

@@ -1,0 +1,150 @@
+"""What `prober report` reads from Prometheus: the agents' counters over a period, as increments per step.
+
+It asks Prometheus' HTTP API for the raw cumulative counters of every series (query_range, one value per
+step) and takes the differences itself, a counter reset (an agent restart) counting its new value: exact counts
+with no rate() extrapolation at the period's edges. Then it sums the series by (check, region).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prober.config.models import AgentConfig
+from prober.slo.rules import check_matcher, le_matcher
+
+MAX_POINTS = 10_000
+"""Prometheus refuses more than 11,000 points per series per query; the step grows to stay under."""
+TIMEOUT_S = 60.0
+
+Key = tuple[str, str]  # (check, region)
+
+
+class PrometheusError(Exception):
+    """Prometheus could not be reached or refused a query; the message says which and why."""
+
+
+@dataclass
+class Counts:
+    """Increments of one (check, region) per step: runs, successes, runs within the latency threshold."""
+
+    runs: list[float]
+    successes: list[float]
+    within: list[float] | None = None  # None: the check has no latency threshold
+    failures_by_reason: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class History:
+    """The counters of every check and region over [start, end), in steps of `step_s` (step i ends at
+    start + (i + 1) * step_s)."""
+
+    start: float
+    end: float
+    step_s: float
+    counts: dict[Key, Counts]
+
+    @property
+    def steps(self) -> int:
+        return round((self.end - self.start) / self.step_s)
+
+    def step_end(self, index: int) -> float:
+        return self.start + (index + 1) * self.step_s
+
+
+class PrometheusClient:
+    """The few calls of Prometheus' HTTP API the report needs (standard library only: the CLI is synchronous)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def query_range(self, expr: str, start: float, end: float, step_s: float) -> list[dict[str, Any]]:
+        params = urllib.parse.urlencode({"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
+                                         "step": f"{step_s:g}"})
+        url = f"{self.base_url}/api/v1/query_range?{params}"
+        try:
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise PrometheusError(f"{self.base_url}: {expr}: {_error_of(exc)}") from None
+        except (OSError, ValueError) as exc:
+            raise PrometheusError(f"{self.base_url}: cannot query: {exc}") from None
+        if answer.get("status") != "success":
+            raise PrometheusError(f"{self.base_url}: {expr}: {answer.get('error', 'failed')}")
+        return list(answer["data"]["result"])
+
+
+def _error_of(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read()).get("error", exc))
+    except ValueError:
+        return str(exc)
+
+
+def step_for(start: float, end: float, wanted_s: float) -> float:
+    """The wanted step, or a longer whole-minute one that keeps a query under Prometheus' point limit."""
+    return max(wanted_s, math.ceil((end - start) / MAX_POINTS / 60) * 60)
+
+
+def increments(values: Iterable[tuple[float, str]], start: float, step_s: float, steps: int) -> list[float]:
+    """Per-step increments of one cumulative counter from its query_range values (a reset counts the new value;
+    a step with no sample adds nothing, and the increment shows once samples resume)."""
+    out = [0.0] * steps
+    previous: float | None = None
+    for timestamp, text in values:
+        value = float(text)
+        index = round((timestamp - start) / step_s) - 1  # the step that ends at this sample's time
+        if previous is not None and 0 <= index < steps:
+            out[index] += value - previous if value >= previous else value
+        previous = value
+    return out
+
+
+def _by_key(series: list[dict[str, Any]], start: float, step_s: float, steps: int,
+            extra: str | None = None) -> dict[tuple[str, ...], list[float]]:
+    summed: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0] * steps)
+    for one in series:
+        labels = one["metric"]
+        key = (labels.get("check", ""), labels.get("region", ""), *((labels.get(extra, ""),) if extra else ()))
+        for i, value in enumerate(increments(one["values"], start, step_s, steps)):
+            summed[key][i] += value
+    return summed
+
+
+def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: float, step_s: float) -> History:
+    """The counters of every check of `config` over [start, end); raises PrometheusError."""
+    step_s = step_for(start, end, step_s)
+    steps = round((end - start) / step_s)
+    names = [check.name for check in config.checks]
+    if not names:
+        return History(start, end, step_s, {})
+    sel = f'job="{config.rules.job}", {check_matcher(names)}'
+
+    def counter(expr: str, extra: str | None = None) -> dict[tuple[str, ...], list[float]]:
+        # values at start, start + step, ... end: the one at `start` is what the first step counts from
+        return _by_key(client.query_range(expr, start, end, step_s), start, step_s, steps, extra)
+
+    runs = counter(f"prober_check_runs_total{{{sel}}}")
+    successes = counter(f"prober_check_successes_total{{{sel}}}")
+    failures = counter(f"prober_check_failures_total{{{sel}}}", "reason")
+    within: dict[tuple[str, ...], list[float]] = {}
+    for check in config.checks:
+        if check.slo is not None and check.slo.latency is not None:
+            expr = (f'prober_check_duration_seconds_bucket{{job="{config.rules.job}", check="{check.name}", '
+                    f'le=~"{le_matcher(check.slo.latency.threshold)}"}}')
+            within.update(counter(expr))
+    counts: dict[Key, Counts] = {}
+    for key, run_steps in runs.items():
+        name, region = key
+        counts[(name, region)] = Counts(
+            runs=run_steps, successes=successes.get(key, [0.0] * steps), within=within.get(key),
+            failures_by_reason={reason: values for (c, r, reason), values in failures.items()
+                                if (c, r) == (name, region)})
+    return History(start, end, step_s, counts)
