@@ -137,6 +137,7 @@ def test_report_numbers_are_the_known_truth(tmp_path: Path, prometheus: Promethe
     assert shop["measured"]["value"] == pytest.approx(truth)
     assert shop["met"] is False and shop["error_budget_consumed"] == pytest.approx((1 - truth) / 0.001)
     assert [d["day"] for d in shop["worst_days"]] == ["2026-10-10", "2026-10-03", "2026-10-20"]
+    assert [d["day"] for d in slos[("shop", "latency")]["worst_days"]] == ["2026-10-15"]  # only bad days
     assert slos[("shop_works", "availability")]["met"] is True  # 99.5% objective
     # incidents: failing in both regions twice, 30 and 20 minutes
     assert [(i["start"], i["duration_s"], i["regions"], i["reason"]) for i in doc["incidents"]] == [

@@ -60,7 +60,8 @@ class SloResult:
 
     @property
     def worst_days(self) -> list[DayValue]:
-        measured = [d for d in self.days if d.ratio.value is not None]
+        """Up to three days with the lowest SLI, among those below 100%."""
+        measured = [d for d in self.days if d.ratio.value is not None and d.ratio.value < 1]  # bad days only
         return sorted(measured, key=lambda d: (d.ratio.value, d.day))[:WORST_DAYS]
 
 

@@ -58,8 +58,8 @@ def line_chart(series: list[tuple[str, list[DayValue]]], target: float | None, w
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#d0d7de"/>'
                      f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" font-size="11" text-anchor="end" '
                      f'fill="#57606a">{tick * 100:.2f}%</text>')
-    for label_day in (days[0], days[len(days) // 2], days[-1]):
-        parts.append(f'<text x="{x(label_day):.1f}" y="{height - 6}" font-size="11" text-anchor="middle" '
+    for label_day, anchor in ((days[0], "start"), (days[len(days) // 2], "middle"), (days[-1], "end")):
+        parts.append(f'<text x="{x(label_day):.1f}" y="{height - 6}" font-size="11" text-anchor="{anchor}" '
                      f'fill="#57606a">{label_day}</text>')
     if target is not None and target > low:
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
