@@ -181,7 +181,9 @@ async def test_html_report_stands_alone_and_renders(tmp_path: Path, prometheus: 
             await page.goto((tmp_path / "report.html").as_uri())
             assert await page.title() == "Shop: October 2026"
             assert await page.locator("svg[aria-label='availability per day']").count() == 1
-            assert await page.locator("svg[aria-label='error budget burn-down']").count() == 3
+            burn_downs = page.locator("svg[aria-label='error budget burn-down']")
+            assert await burn_downs.count() == 3
+            assert "-202%" in (await burn_downs.first.text_content() or "")  # shop: 302% of its budget consumed
             assert "10%" in await page.locator("table").first.inner_text()  # the credit owed
             await page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
         finally:

@@ -85,7 +85,6 @@ def burn_down(slo: SloResult, width: int = 900, height: int = 160) -> str:
     left, bottom, top = 56, 24, 10
     plot_w, plot_h = width - left - 10, height - bottom - top
     spent, points = 0.0, []
-    lowest = 0.0
     remaining_by_day = []
     for day in slo.days:
         spent += day.ratio.total - day.ratio.good
@@ -96,12 +95,18 @@ def burn_down(slo: SloResult, width: int = 900, height: int = 160) -> str:
         py = top + (1 - (remaining - lowest) / (1 - lowest)) * plot_h
         points.append(f"{px:.1f},{py:.1f}")
     zero = top + (1 - (0 - lowest) / (1 - lowest)) * plot_h
+    labels = [(top + 4, "100%"), (zero + 4, "0%")]
+    if lowest < 0:  # overspent: the axis goes on down to the lowest day
+        labels.append((top + plot_h + 4, f"{lowest * 100:.0f}%"))
+    text = "".join(f'<text x="{left - 6}" y="{label_y:.1f}" font-size="11" text-anchor="end" fill="#57606a">'
+                   f"{escape(label)}</text>" for label_y, label in labels)
+    dates = (f'<text x="{left}" y="{height - 6}" font-size="11" fill="#57606a">{escape(slo.days[0].day)}</text>'
+             f'<text x="{width - 10}" y="{height - 6}" font-size="11" text-anchor="end" fill="#57606a">'
+             f"{escape(slo.days[-1].day)}</text>")
     return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="error budget burn-down">'
             f'<line x1="{left}" x2="{width - 10}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#cf222e" '
-            f'stroke-dasharray="4 3"/><text x="{left - 6}" y="{top + 4}" font-size="11" text-anchor="end" '
-            f'fill="#57606a">100%</text><text x="{left - 6}" y="{zero + 4:.1f}" font-size="11" text-anchor="end" '
-            f'fill="#57606a">0%</text><polyline points="{" ".join(points)}" fill="none" stroke="#0969da" '
-            f'stroke-width="2"/></svg>')
+            f'stroke-dasharray="4 3"/>{text}{dates}<polyline points="{" ".join(points)}" fill="none" '
+            f'stroke="#0969da" stroke-width="2"/></svg>')
 
 
 def as_html(report: Report, title: str = "Service level report") -> str:

@@ -19,13 +19,16 @@ def utc(unix_time: float) -> str:
 
 
 def duration(seconds: float | None) -> str:
+    """A human duration: "45 min", "1 h", "1 h 30 min", "15.5 days"."""
     if seconds is None:
         return "n/a"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours < 48 else f"{hours / 24:.1f} days"
+    if hours >= 48:
+        return f"{hours / 24:.1f} days"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def period(report: Report) -> str:
