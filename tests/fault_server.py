@@ -29,10 +29,13 @@ PAGES = {
     # an uncaught exception and a console error, and an image whose server refuses (a failed request)
     "throws": '<html><body><h1 id="t">throws</h1><img src="http://127.0.0.1:9/x.png">'
               '<script>console.error("console says no"); throw new Error("page exploded")</script></body></html>',
-    # a block pushed down 300 ms after load: a layout shift with no input
+    # a block pushed down 100 ms after the first paint (a shift before it would not count): a layout shift
+    # with no input; body[data-shifted] says it happened
     "shift": '<html><body style="margin:0"><div id="top"></div><p id="t" style="font-size:40px">shifting text '
-             'that is large enough to count</p><script>setTimeout(() => { document.getElementById("top").style'
-             '.height = "300px"; }, 300)</script></body></html>',
+             'that is large enough to count</p><script>new PerformanceObserver((list, observer) => { '
+             'observer.disconnect(); setTimeout(() => { document.getElementById("top").style.height = "300px"; '
+             'document.body.dataset.shifted = "1"; }, 100); }).observe({type: "paint", buffered: true});'
+             '</script></body></html>',
 }
 hits: Counter[str] = Counter()
 periods: dict[str, int] = {}

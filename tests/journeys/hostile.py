@@ -40,7 +40,8 @@ async def throws(j: Journey) -> None:
 async def shifts(j: Journey) -> None:
     async with j.step("open"):
         await j.page.goto(j.params["base_url"] + "/page/shift")
-        await j.page.wait_for_timeout(800)
+        await j.page.wait_for_selector("body[data-shifted]")
+        await j.page.wait_for_timeout(300)  # the shifted frame is painted and its entry reported
 
 
 @journey
