@@ -3,7 +3,9 @@
 An init script, added to every context, observes paint, largest-contentful-paint, layout-shift and event
 timing entries from the start of each page load. The runner reads them (`READ_JS`) at the end of every step
 and at the end of the run, keyed by the load's `performance.timeOrigin`, so the last reading of each load wins
-(a reading of a page not painted yet waits up to three frames for its first paint):
+(a reading of a page not painted yet waits up to three frames for its first paint; a reading after a click or
+a key waits two frames, since an interaction's entry exists only once the frame that answers it is painted; and
+entries not yet delivered to the observers are taken at once):
 
 - TTFB: navigation start to the first byte of the document (`responseStart`).
 - FCP: the first contentful paint.
@@ -27,14 +29,22 @@ from prober.result import Vital
 INIT_JS = """
 (() => {
   if (window.__proberVitals) return;
-  const v = {fcp: null, lcp: null, cls: 0, inp: null};
+  const v = {fcp: null, lcp: null, cls: 0, inp: null, inputs: 0, readInputs: 0};
   Object.defineProperty(window, '__proberVitals', {value: v, enumerable: false});
+  const flushes = [];
   const watch = (type, onEntry, extra) => {
     try {
-      new PerformanceObserver(list => list.getEntries().forEach(onEntry))
-        .observe(Object.assign({type: type, buffered: true}, extra || {}));
+      const observer = new PerformanceObserver(list => list.getEntries().forEach(onEntry));
+      observer.observe(Object.assign({type: type, buffered: true}, extra || {}));
+      flushes.push(() => observer.takeRecords().forEach(onEntry));
     } catch (e) { /* entry type not supported: that vital stays absent */ }
   };
+  // entries not yet handed to the observers: the reader takes them at once
+  Object.defineProperty(window, '__proberFlush', {value: () => flushes.forEach(f => f()), enumerable: false});
+  // inputs since the last reading: their event timing entries come only after the next paint
+  for (const type of ['pointerdown', 'keydown']) {
+    addEventListener(type, () => { v.inputs++; }, {capture: true, passive: true});
+  }
   watch('paint', e => { if (e.name === 'first-contentful-paint') v.fcp = e.startTime; });
   watch('largest-contentful-paint', e => { v.lcp = e.startTime; });
   let session = 0, first = 0, last = 0;
@@ -56,6 +66,7 @@ INIT_JS = """
   // the last word of a page that is left mid-step (a click that navigates): its final CLS and INP
   // (beforeunload: Chromium drops messages sent from pagehide)
   addEventListener('beforeunload', () => {
+    flushes.forEach(f => f());
     const r = reading();
     if (r && window.__proberReport) window.__proberReport(r);
   });
@@ -66,10 +77,16 @@ READ_JS = """
 async () => {
   const v = window.__proberVitals;
   if (!v) return null;
+  const frame = () => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
   // read right after a navigation: let the first frames paint (the caller bounds this)
-  for (let i = 0; i < 3 && v.fcp === null; i++) {
-    await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+  for (let i = 0; i < 3 && v.fcp === null; i++) await frame();
+  // read right after a click or a key: let the frame that answers it paint, so its entry exists
+  if (v.inputs !== v.readInputs) {
+    await frame();
+    await frame();
+    v.readInputs = v.inputs;
   }
+  window.__proberFlush();
   return window.__proberReading();
 }
 """
