@@ -79,7 +79,8 @@ class AgentProcess:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        started = self.wait_for_log(lambda line: line.get("msg") == "agent started", timeout_s=15)
+        # on a loaded VM the imports and the journey scripts' validation take many seconds
+        started = self.wait_for_log(lambda line: line.get("msg") == "agent started", timeout_s=60)
         self.port = int(started["port"])
 
     def _read(self) -> None:

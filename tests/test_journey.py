@@ -235,6 +235,10 @@ async def test_the_browser_killed_mid_run(pool: WorkerPool, fault: FaultServer, 
         mains = _browser_mains(pool)
         browser_pid = mains[0] if mains else None
     assert browser_pid is not None, "no browser found"
+    for _ in range(100):  # up to 20 s: a slow VM takes seconds to open the page
+        if _renderers(pool):
+            break
+        await asyncio.sleep(0.2)
     await asyncio.sleep(1.5)  # the page is open and the step waits
     os.kill(browser_pid, signal.SIGKILL)
     result = await run
@@ -249,6 +253,18 @@ async def test_the_browser_killed_mid_run(pool: WorkerPool, fault: FaultServer, 
 
 def _worker_pids(pool: WorkerPool) -> set[int]:
     return {w.pid for w in pool._workers}
+
+
+def _renderers(pool: WorkerPool) -> list[int]:
+    """The pool's renderer processes: one exists once a page is open."""
+    found = []
+    for pid in processes.tree(_worker_pids(pool), processes.snapshot(), set()):
+        try:
+            if b"--type=renderer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue  # gone meanwhile
+    return found
 
 
 def _browser_mains(pool: WorkerPool) -> list[int]:
