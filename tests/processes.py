@@ -67,6 +67,19 @@ class DemoShop:
         assert code == 0
 
 
+def poll(read: Callable[[], float | None], predicate: Callable[[float], bool], timeout_s: float, every_s: float,
+         what: str) -> float:
+    """Read until the value is there and satisfies `predicate`; fail the test naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = read()
+        if value is not None and predicate(value):
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"{what} = {value} did not reach the expected value")
+
+
 class AgentProcess:
     """`python -m prober run` with its JSON log lines collected as they come."""
 
@@ -121,14 +134,7 @@ class AgentProcess:
 
     def wait_for_metric(self, name: str, predicate: Callable[[float], bool], timeout_s: float = 15.0,
                         **labels: str) -> float:
-        deadline = time.monotonic() + timeout_s
-        value = None
-        while time.monotonic() < deadline:
-            value = self.metric(name, **labels)
-            if value is not None and predicate(value):
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"{name}{labels} = {value} did not reach the expected value")
+        return poll(lambda: self.metric(name, **labels), predicate, timeout_s, 0.1, f"{name}{labels}")
 
     def signal(self, sig: signal.Signals) -> None:
         os.kill(self.process.pid, sig)
@@ -192,14 +198,7 @@ class PrometheusProcess:
 
     def wait_for(self, expr: str, predicate: Callable[[float], bool], timeout_s: float = 60.0,
                  **labels: str) -> float:
-        deadline = time.monotonic() + timeout_s
-        value = None
-        while time.monotonic() < deadline:
-            value = self.value(expr, **labels)
-            if value is not None and predicate(value):
-                return value
-            time.sleep(0.5)
-        raise AssertionError(f"{expr} {labels} = {value} did not reach the expected value")
+        return poll(lambda: self.value(expr, **labels), predicate, timeout_s, 0.5, f"{expr} {labels}")
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.api("alerts")["data"]["alerts"])

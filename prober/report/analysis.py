@@ -144,9 +144,7 @@ def _pooled(counts: Iterable[Counts], sli: Sli, history: History) -> tuple[Ratio
 
 
 def _slo_result(objective: Objective, history: History) -> SloResult:
-    members = {m.check for m in objective.members}
-    counts = [c for (check, _region), c in history.counts.items() if check in members]
-    measured, days = _pooled(counts, objective.sli, history)
+    measured, days = _pooled(history.of_checks(m.check for m in objective.members), objective.sli, history)
     return SloResult(objective.slo, objective.sli.value, objective.target, measured, days)
 
 
@@ -193,9 +191,7 @@ def analyse(config: AgentConfig, history: History, incident_regions: int) -> Rep
         checks.append(CheckRegionResult(check, region, availability, latency, days))
     slas = []
     for sla in config.sla:
-        members = set(sla.checks)
-        measured, _days = _pooled([c for (check, _r), c in history.counts.items() if check in members],
-                                  Sli.AVAILABILITY, history)
+        measured, _days = _pooled(history.of_checks(sla.checks), Sli.AVAILABILITY, history)
         value = measured.value
         slas.append(SlaResult(sla.name, sla.target, measured, None if value is None else sla.credit_for(value * 100)))
     return Report(

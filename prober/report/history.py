@@ -58,6 +58,11 @@ class History:
     def step_end(self, index: int) -> float:
         return self.start + (index + 1) * self.step_s
 
+    def of_checks(self, checks: Iterable[str]) -> list[Counts]:
+        """The counts of these checks, every region."""
+        wanted = set(checks)
+        return [counts for (check, _region), counts in self.counts.items() if check in wanted]
+
 
 class PrometheusClient:
     """The few calls of Prometheus' HTTP API the report needs (standard library only: the CLI is synchronous)."""
