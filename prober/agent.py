@@ -237,7 +237,9 @@ class Agent:
         self._run_logger.region = config.agent.region
         self._sli_filter.configure(config, checks)
         self.vantage.configure(canaries)
-        self.exporter.configure(config.agent.region, config.agent.labels, checks)
+        self.exporter.configure(config.agent.region, config.agent.labels, checks,
+                                phase_histograms=config.agent.metrics.phase_histograms,
+                                maintained=self._sli_filter.maintained)
         self.history.configure(config.agent.region, checks)
         self._scheduler.apply(jobs)
 

@@ -7,8 +7,10 @@ There is deliberately no endpoint that probes a target on request: the agent pro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import gzip
 import hashlib
 import hmac
 import ssl
@@ -26,6 +28,10 @@ MetricsRenderer = Callable[[str | None], tuple[bytes, str]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _VERIFIED_CACHE_MAX = 16
 _OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+
+GZIP_LEVEL = 1
+"""Fastest: metrics text shrinks ~10x even so, and a 30 MB scrape compresses in a fraction of a second."""
+_INLINE_GZIP_BYTES = 64 << 10
 
 _ARTIFACT_TYPES = {".png": "image/png", ".zip": "application/zip", ".log": "text/plain; charset=utf-8"}
 
@@ -76,6 +82,19 @@ class BasicAuthGuard:
         return ok
 
 
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether `Accept-Encoding` allows gzip (Prometheus always sends `gzip`); `gzip;q=0` refuses it."""
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            q = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
+
+
 def build_app(
     metrics: MetricsRenderer, ready: Callable[[], bool], auth: Callable[[], BasicAuth | None],
     artifacts_dir: Callable[[], str], status: StatusSource,
@@ -94,9 +113,13 @@ def build_app(
 
     async def metrics_handler(request: web.Request) -> web.Response:
         body, content_type = metrics(request.headers.get("Accept"))
-        response = web.Response(body=body)
-        response.headers["Content-Type"] = content_type
-        return response
+        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        if accepts_gzip(request.headers.get("Accept-Encoding")):
+            # zlib lets go of the GIL: a large body is compressed in a thread while the loop takes in results
+            body = (gzip.compress(body, GZIP_LEVEL, mtime=0) if len(body) < _INLINE_GZIP_BYTES
+                    else await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL, mtime=0))
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body, headers=headers)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.Response(text="ok\n")

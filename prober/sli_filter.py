@@ -26,6 +26,11 @@ class SliFilter:
     def configure(self, config: AgentConfig, checks: list[Check]) -> None:
         self._windows = {check.name: windows for check in checks if (windows := config.maintenance_of(check))}
 
+    @property
+    def maintained(self) -> list[str]:
+        """The checks that have maintenance windows."""
+        return list(self._windows)
+
     def in_maintenance(self, check: str, unix_time: float) -> bool:
         return any(window.contains(unix_time) for window in self._windows.get(check, ()))
 

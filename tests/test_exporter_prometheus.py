@@ -9,7 +9,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from prober.config.models import HttpCheck, JourneyCheck
-from prober.exporters.prometheus import MAX_STEP_LABELS, PrometheusExporter
+from prober.exporters.check_series import MAX_STEP_LABELS
+from prober.exporters.prometheus import PrometheusExporter
 from prober.result import Counted, JourneyOutcome, PageEvent, Phase, Reason, Result, StepResult, StepStatus, Vital
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
@@ -72,7 +73,8 @@ def journey_result(name: str = "shop_checkout", reason: Reason = Reason.OK, run_
 
 def fed_exporter() -> PrometheusExporter:
     exporter = PrometheusExporter(lambda: 0.002, AgentFigures())
-    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check()])
+    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check()],
+                       maintained=["shop_home", "shop_checkout"])
     exporter.run_started("shop_checkout", 0.001)
     exporter.run_finished(journey_result(), journey_result())
     failed = journey_result(reason=Reason.STEP_FAILED, run_id="20261125T100000Z-abc123")
@@ -225,5 +227,34 @@ def test_inconclusive_and_maintenance_runs_stay_out_of_the_slis() -> None:
     assert sample(text, "probe_success", check="shop_home") == 0  # the last run is still the last run
     assert sample(text, "prober_check_in_maintenance", check="shop_home") == 1
     assert sample(text, "prober_check_in_maintenance", check="shop_checkout") == 0
+    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home")])  # no windows now: no gauge
+    assert "prober_check_in_maintenance" not in scrape(exporter)
     assert sample(text, "prober_agent_vantage_healthy") == 0
     assert sample(text, "prober_canary_success", canary="dns") == 0
+
+
+def series_of(exporter: PrometheusExporter, name: str) -> int:
+    text = scrape(exporter)
+    return sum(1 for f in text_string_to_metric_families(text) for s in f.samples if s.labels.get("check") == name)
+
+
+def test_series_per_check_type_are_pinned() -> None:
+    """The README's series table: change it with these numbers (users pay for every series)."""
+    plain = HttpCheck(name="plain", type="http", url="http://127.0.0.1/", interval="30s", timeout="10s", attempts=1)
+    https = HttpCheck(name="https", type="http", url="https://127.0.0.1/", interval="30s", timeout="10s", attempts=1,
+                      slo={"availability": 99.9, "latency": {"threshold": "300ms", "target": 99}})
+    journey = journey_check("journey")
+    plain_run = Result(check="plain", ok=True, reason=Reason.OK, duration_s=0.01, started_at=time.time(),
+                       phases={Phase.CONNECT: 0.001, Phase.TTFB: 0.005, Phase.TRANSFER: 0.001}, status_code=200)
+    for phase_histograms, expected in ((False, {"plain": 31, "https": 39, "journey": 94}),
+                                       (True, {"plain": 76, "https": 114, "journey": 136})):
+        exporter = PrometheusExporter(lambda: 0.0)
+        exporter.configure("eu", {}, [plain, https, journey], phase_histograms=phase_histograms)
+        exporter.run_finished(plain_run, plain_run)
+        exporter.run_finished(result("https"), result("https"))
+        exporter.run_finished(journey_result("journey"), journey_result("journey"))
+        assert {name: series_of(exporter, name) for name in expected} == expected, phase_histograms
+        # each distinct failure reason adds its failures and first-attempt failures series
+        failed = result("https", Reason.CONNECT)
+        exporter.run_finished(failed, failed)
+        assert series_of(exporter, "https") == expected["https"] + 2

@@ -3,6 +3,7 @@ or bcrypt password."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -157,3 +158,19 @@ async def test_status_page_is_behind_the_same_auth(serve: Factory) -> None:
     for path in ("/", "/checks/shop_home", "/api/checks", "/api/checks/shop_home"):
         assert (await get(server, path))[0] == 401, path
         assert (await get(server, path, ("prom", "s3cret")))[0] == 200, path
+
+
+@pytest.mark.parametrize("size", [12, 1 << 20])  # compressed on the loop, and in a thread
+async def test_metrics_are_gzipped_when_the_scraper_asks(artifacts: Path, size: int) -> None:
+    body = (b"prober_up 1\n" * (size // 12 + 1))[:size]
+    app = build_app(lambda accept: (body, "text/plain; version=0.0.4"), lambda: True, lambda: None,
+                    lambda: str(artifacts), fed_history())
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession(auto_decompress=False) as session:
+        for accept_encoding, compressed in (("gzip", True), ("deflate, gzip;q=0.5", True), ("gzip;q=0", False),
+                                            ("identity", False)):
+            async with session.get(server.make_url("/metrics"), headers={"Accept-Encoding": accept_encoding}) as r:
+                raw = await r.read()
+                assert (r.headers.get("Content-Encoding") == "gzip") is compressed, accept_encoding
+                assert (gzip.decompress(raw) if compressed else raw) == body
+                if compressed and size > 1000:
+                    assert len(raw) < size / 10

@@ -279,12 +279,20 @@ Check = Annotated[HttpCheck | JourneyCheck, Field(discriminator="type")]
 """Every check type: a discriminated union on `type`."""
 
 
+class MetricsSection(Frozen):
+    """What /metrics exports beyond the lean default (the README's table prices each option in series)."""
+
+    phase_histograms: bool = False
+    """HTTP phases and journey steps as histograms (percentiles); by default they are sums and counts."""
+
+
 class AgentSection(Frozen):
     region: RegionName = "local"
     listen: str = "127.0.0.1:9470"
     labels: dict[str, LabelValue] = Field(default_factory=dict)
     max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
     web: WebConfig = Field(default_factory=WebConfig)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
     journeys: JourneysSection = Field(default_factory=JourneysSection)
     shard: str | None = None
     """`index/count` (0-based, e.g. `2/4`): run only the checks whose stable hash falls in this shard."""

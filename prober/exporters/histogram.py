@@ -32,18 +32,3 @@ class Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
-
-    def cumulative(self) -> list[tuple[float, int]]:
-        """(upper bound, count of values <= bound) pairs, ending with (+Inf, count of all)."""
-        out, running = [], 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            running += count
-            out.append((bound, running))
-        return out
-
-
-def format_le(bound: float) -> str:
-    """The `le` label value of a bucket bound, spelled as prometheus_client spells it (`0.5`, `1.0`, `+Inf`)."""
-    if bound == float("inf"):
-        return "+Inf"
-    return repr(float(bound))

@@ -10,7 +10,7 @@ import yaml
 
 from prober.config.models import AgentConfig
 from prober.config.units import format_duration
-from prober.exporters.histogram import format_le
+from prober.exporters.exposition import format_le
 from prober.slo.objectives import Objective, Sli, objectives
 from prober.slo.rules import RuleBuilder, check_matcher
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from prober.config.models import AgentConfig
 from prober.config.units import format_duration
-from prober.exporters.histogram import format_le
+from prober.exporters.exposition import format_le
 from prober.slo.objectives import Sli, objectives
 
 RATE_WINDOWS_S = (300.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)

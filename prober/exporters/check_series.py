@@ -1,0 +1,287 @@
+"""What the exporter keeps per check, and that check's sample lines, rendered once and cached until it changes.
+
+A scrape of an agent with 10,000 checks joins the cached lines of the checks that did not run since the last
+scrape and renders only those that did, so its cost grows with what changed. Series per check are lean by
+default (the README's table counts them): HTTP phases and journey steps are sums and counts; with
+`agent.metrics.phase_histograms` they are histograms, for percentiles, at ~15 more series each.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from prober.config.models import Check, HttpCheck
+from prober.exporters.exposition import (
+    Family,
+    escape_label_value,
+    exemplar,
+    histogram_lines,
+    histogram_prefixes,
+    label_pairs,
+    number,
+)
+from prober.exporters.histogram import (
+    CHECK_DURATION_BUCKETS_S,
+    CLS_BUCKETS,
+    PHASE_BUCKETS_S,
+    WEB_VITAL_BUCKETS_S,
+    Histogram,
+    buckets_with,
+)
+from prober.result import Counted, PageEvent, Phase, Reason, Result, StepStatus, Vital
+
+log = logging.getLogger("prober.exporter")
+
+MAX_STEP_LABELS = 32
+"""Distinct step names exported per check; a script that makes more (names built from data) shares one
+`step="_other"` series for the rest, and a warning says so."""
+OTHER_STEP = "_other"
+
+BLACKBOX_PHASES = {
+    Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls", Phase.TTFB: "processing",
+    Phase.TRANSFER: "transfer",
+}
+"""Our phase names -> blackbox_exporter's `probe_http_duration_seconds{phase}` names."""
+
+RUNS = Family("prober_check_runs", "counter",
+              "Finished runs of the check that count toward its SLIs, each once after its attempts (inconclusive "
+              "and maintenance runs are counted apart). Cumulative.")
+SUCCESSES = Family("prober_check_successes", "counter",
+                   "Finished runs counted toward the SLIs that succeeded. Cumulative; present from the start (0), "
+                   "so rate() sees the first failure however soon it comes.")
+FAILURES = Family("prober_check_failures", "counter",
+                  "Finished runs counted toward the SLIs that failed, by reason of the final attempt. Cumulative.")
+FIRST_FAILURES = Family("prober_check_first_attempt_failures", "counter",
+                        "Runs counted toward the SLIs whose first attempt failed, by its reason, even if a retry "
+                        "passed.")
+ATTEMPTS = Family("prober_check_attempts", "counter", "Attempts made by the check, every retry counted.")
+SKIPPED = Family("prober_check_skipped", "counter",
+                 "Scheduled runs that did not happen: the previous run was still going or the agent fell behind. "
+                 "Never caught up later.")
+INCONCLUSIVE = Family("prober_check_inconclusive", "counter",
+                      "Finished runs kept out of the SLIs because this agent's vantage point was unhealthy (every "
+                      "canary failed). Cumulative.")
+MAINTENANCE_RUNS = Family("prober_check_maintenance_runs", "counter",
+                          "Finished runs kept out of the SLIs because they fell in a maintenance window. Cumulative.")
+IN_MAINTENANCE = Family("prober_check_in_maintenance", "gauge",
+                        "Whether the check is inside one of its maintenance windows now (1) or not (0); only checks "
+                        "that have maintenance windows.")
+DURATION = Family("prober_check_duration_seconds", "histogram",
+                  "Duration of finished runs counted toward the SLIs (the final attempt), in seconds.")
+_PHASE_HELP = "Duration of each HTTP phase that happened, summed over redirects, in seconds."
+PHASES = Family("prober_http_phase_duration_seconds", "summary", _PHASE_HELP)
+PHASES_HISTOGRAM = Family("prober_http_phase_duration_seconds", "histogram", _PHASE_HELP)
+SUCCESS = Family("probe_success", "gauge", "Whether the last finished run of the check succeeded (1) or not (0).")
+PROBE_DURATION = Family("probe_duration_seconds", "gauge",
+                        "Duration of the last finished run of the check, in seconds.")
+STATUS_CODE = Family("probe_http_status_code", "gauge",
+                     "HTTP status code of the last run's final response (0: none); HTTP checks only.")
+BB_PHASES = Family("probe_http_duration_seconds", "gauge",
+                   "Duration of each HTTP phase of the last run, in seconds (blackbox_exporter names).")
+CERT_EXPIRY = Family("probe_ssl_earliest_cert_expiry", "gauge",
+                     "Expiry of the leaf TLS certificate seen by the last TLS run, as a unix timestamp.")
+_STEP_HELP = "Duration of each journey step that ran (passed or failed), in seconds."
+STEP_DURATION = Family("prober_step_duration_seconds", "summary", _STEP_HELP)
+STEP_DURATION_HISTOGRAM = Family("prober_step_duration_seconds", "histogram", _STEP_HELP)
+STEP_FAILURES = Family("prober_step_failures", "counter", "Journey steps that failed (soft failures included). "
+                       "Cumulative.")
+VITALS = Family("prober_browser_web_vital", "histogram",
+                "Web vitals of each page load in browser journeys: ttfb, fcp, lcp and inp in seconds, cls unitless "
+                "(its own buckets).")
+PAGE_EVENTS = Family("prober_browser_page_events", "counter",
+                     "Uncaught page exceptions, console errors and failed requests (no response) seen by browser "
+                     "journeys. Cumulative.")
+
+
+def check_families(phase_histograms: bool) -> tuple[Family, ...]:
+    """The per-check families in the order they are exported; `CheckSeries.lines` renders them in this order."""
+    return (RUNS, SUCCESSES, FAILURES, FIRST_FAILURES, ATTEMPTS, SKIPPED, INCONCLUSIVE, MAINTENANCE_RUNS,
+            IN_MAINTENANCE, DURATION, PHASES_HISTOGRAM if phase_histograms else PHASES, SUCCESS, PROBE_DURATION,
+            STATUS_CODE, BB_PHASES, CERT_EXPIRY, STEP_DURATION_HISTOGRAM if phase_histograms else STEP_DURATION,
+            STEP_FAILURES, VITALS, PAGE_EVENTS)
+
+
+def duration_buckets(check: Check) -> tuple[float, ...]:
+    """The duration buckets of a check: the defaults below its timeout (a run cannot take longer, so those
+    buckets would always equal +Inf), plus its SLO latency threshold and max_duration."""
+    threshold = check.slo.latency.threshold if check.slo and check.slo.latency else None
+    max_duration = check.expect.max_duration if isinstance(check, HttpCheck) else None
+    return buckets_with((b for b in CHECK_DURATION_BUCKETS_S if b < check.timeout), (threshold, max_duration))
+
+
+@dataclass
+class _Step:
+    duration: Histogram
+    failures: int = 0
+
+
+class CheckSeries:
+    """The cumulative state of one check's series and its cached sample lines (one string per family)."""
+
+    def __init__(self, check: Check, labels: list[tuple[str, str]], phase_histograms: bool) -> None:
+        self.check = check
+        self.labels = label_pairs(labels)
+        self.phase_histograms = phase_histograms
+        self.in_maintenance: str = ""  # the gauge's line prefix, for checks with windows (set by the exporter)
+        self.duration = Histogram(duration_buckets(check))
+        self.runs = self.successes = self.attempts = self.skipped = self.inconclusive = self.maintenance_runs = 0
+        self.failures: dict[Reason, int] = {}
+        self.first_attempt_failures: dict[Reason, int] = {}
+        self.failure_exemplars: dict[Reason, tuple[str, float]] = {}
+        self.phases: dict[Phase, Histogram] = {}
+        self.steps: dict[str, _Step] = {}
+        self.vitals: dict[Vital, Histogram] = {}
+        self.page_events: dict[PageEvent, int] = {}
+        self.last: Result | None = None
+        self._lines: list[str] | None = None
+        self._prefixes: dict[tuple[str, str], list[str]] = {}
+
+    def relabel(self, check: Check, labels: list[tuple[str, str]], phase_histograms: bool) -> None:
+        """Adopt a reloaded check and the agent's labels; counters carry over, new buckets start empty."""
+        self.check = check
+        self.labels = label_pairs(labels)
+        bounds = duration_buckets(check)
+        if bounds != self.duration.bounds:
+            self.duration = Histogram(bounds)  # new buckets cannot inherit old counts
+        if phase_histograms != self.phase_histograms:
+            self.phase_histograms = phase_histograms
+            self.phases.clear()
+            for step in self.steps.values():
+                step.duration = self._step_histogram()
+        self._prefixes.clear()
+        self._lines = None
+
+    # what runs found -----------------------------------------------------------------------------------
+    def finished(self, result: Result, first_attempt: Result) -> None:
+        self._lines = None
+        self.last = result
+        if result.counted is Counted.INCONCLUSIVE:  # kept out of every SLI series
+            self.inconclusive += 1
+            return
+        if result.counted is Counted.MAINTENANCE:
+            self.maintenance_runs += 1
+            return
+        self.runs += 1
+        self.attempts += result.attempts
+        if result.ok:
+            self.successes += 1
+        else:
+            self.failures[result.reason] = self.failures.get(result.reason, 0) + 1
+            if result.journey is not None:  # a failure spike links to its artifacts by run id
+                self.failure_exemplars[result.reason] = (result.journey.run_id, result.started_at)
+        if not first_attempt.ok:
+            reason = first_attempt.reason
+            self.first_attempt_failures[reason] = self.first_attempt_failures.get(reason, 0) + 1
+        self.duration.observe(result.duration_s)
+        for phase, seconds in result.phases.items():
+            histogram = self.phases.get(phase)
+            if histogram is None:
+                histogram = self.phases[phase] = Histogram(PHASE_BUCKETS_S if self.phase_histograms else ())
+            histogram.observe(seconds)
+        if result.journey is not None:
+            self._journey_finished(result)
+
+    def _step_histogram(self) -> Histogram:
+        return Histogram(CHECK_DURATION_BUCKETS_S if self.phase_histograms else ())
+
+    def _journey_finished(self, result: Result) -> None:
+        assert result.journey is not None
+        for step in result.journey.steps:
+            if step.status is StepStatus.NOT_RUN:
+                continue
+            step_series = self._step(step.name)
+            if step.duration_s is not None:
+                step_series.duration.observe(step.duration_s)
+            if step.status is not StepStatus.OK:
+                step_series.failures += 1
+        for load in result.journey.page_loads:
+            for vital, value in load.items():
+                histogram = self.vitals.get(vital)
+                if histogram is None:
+                    histogram = self.vitals[vital] = Histogram(CLS_BUCKETS if vital is Vital.CLS
+                                                               else WEB_VITAL_BUCKETS_S)
+                histogram.observe(value)
+        for event, count in result.journey.page_events.items():
+            self.page_events[event] = self.page_events.get(event, 0) + count
+
+    def _step(self, name: str) -> _Step:
+        series = self.steps.get(name)
+        if series is None:
+            if len(self.steps) >= MAX_STEP_LABELS:
+                if OTHER_STEP not in self.steps:
+                    log.warning("too many step names: the rest are exported as step=\"_other\"",
+                                extra={"check": self.check.name, "max_step_labels": MAX_STEP_LABELS})
+                name = OTHER_STEP
+            series = self.steps.get(name)
+            if series is None:
+                series = self.steps[name] = _Step(self._step_histogram())
+        return series
+
+    def skipped_slots(self, slots: int) -> None:
+        self._lines = None
+        self.skipped += slots
+
+    # sample lines --------------------------------------------------------------------------------------
+    def lines(self) -> list[str]:
+        """The check's sample lines, one string per family of `check_families` (empty where it has none);
+        rendered again only after the check changed."""
+        if self._lines is None:
+            self._lines = self._render()
+        return self._lines
+
+    def failures_openmetrics(self) -> str:
+        """The failures family's lines with their OpenMetrics exemplars (run ids of failed journeys)."""
+        if not self.failure_exemplars:
+            return self.lines()[2]
+        return "".join(
+            f"{FAILURES.sample}{{{self.labels},reason=\"{reason.value}\"}} {count}"
+            + (exemplar([("run_id", ex[0])], 1.0, ex[1]) if (ex := self.failure_exemplars.get(reason)) else "")
+            + "\n"
+            for reason, count in self.failures.items())
+
+    def _render(self) -> list[str]:
+        lbl = self.labels
+        last = self.last
+
+        def one(family: Family, value: float) -> str:
+            return f"{family.sample}{{{lbl}}} {number(value)}\n"
+
+        def by(family: Family, label: str, values: dict[str, float]) -> str:
+            return "".join(f'{family.sample}{{{lbl},{label}="{key}"}} {number(value)}\n'
+                           for key, value in values.items())
+
+        phase_name = PHASES.name
+        step_name = STEP_DURATION.name
+        is_http = isinstance(self.check, HttpCheck)
+        steps = {escape_label_value(name): step for name, step in self.steps.items()}
+        return [
+            one(RUNS, self.runs),
+            one(SUCCESSES, self.successes),
+            by(FAILURES, "reason", {r.value: n for r, n in self.failures.items()}),
+            by(FIRST_FAILURES, "reason", {r.value: n for r, n in self.first_attempt_failures.items()}),
+            one(ATTEMPTS, self.attempts),
+            one(SKIPPED, self.skipped),
+            one(INCONCLUSIVE, self.inconclusive),
+            one(MAINTENANCE_RUNS, self.maintenance_runs),
+            "",  # in_maintenance: a gauge of now, rendered by the exporter at each scrape
+            self._histogram(DURATION.name, "", self.duration),
+            "".join(self._histogram(phase_name, f',phase="{p.value}"', h) for p, h in self.phases.items()),
+            "" if last is None else one(SUCCESS, 1 if last.ok else 0),
+            "" if last is None else one(PROBE_DURATION, last.duration_s),
+            "" if last is None or not is_http else one(STATUS_CODE, last.status_code or 0),
+            "" if last is None else by(BB_PHASES, "phase", {BLACKBOX_PHASES[p]: s for p, s in last.phases.items()}),
+            "" if last is None or last.cert_not_after is None else one(CERT_EXPIRY, last.cert_not_after),
+            "".join(self._histogram(step_name, f',step="{n}"', s.duration) for n, s in steps.items()),
+            by(STEP_FAILURES, "step", {n: s.failures for n, s in steps.items()}),
+            "".join(self._histogram(VITALS.name, f',vital="{v.value}"', h) for v, h in self.vitals.items()),
+            by(PAGE_EVENTS, "kind", {e.value: n for e, n in self.page_events.items()}),
+        ]
+
+    def _histogram(self, name: str, extra: str, histogram: Histogram) -> str:
+        """A histogram's lines (buckets, count, sum), or a summary's (count, sum) when it has no bounds."""
+        key = (name, extra)
+        prefixes = self._prefixes.get(key)
+        if prefixes is None:
+            prefixes = self._prefixes[key] = histogram_prefixes(name, self.labels + extra, histogram.bounds)
+        return histogram_lines(prefixes, histogram.counts, histogram.total)
