@@ -1,15 +1,18 @@
-"""deploy/ validates: kustomize builds each region's overlay, the committed rule files are what `prober rules`
-writes today, promtool accepts every Prometheus config, the example agent.yamls load, and docker-compose
-mounts files that exist. (The dashboard's queries run against a real Prometheus in test_slo_e2e.py.)"""
+"""deploy/ validates: kustomize builds each region's overlay and the sharded StatefulSet, every built document
+passes the Kubernetes JSON schemas, the committed rule files are what `prober rules` writes today, promtool
+accepts every Prometheus config, the example agent.yamls load (sharded too), and docker-compose mounts files
+that exist. (The dashboard's queries run against a real Prometheus in test_slo_e2e.py.)"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -19,6 +22,13 @@ from prober.config import load_config
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 REGIONS = ("eu-west", "us-east", "ap-south")
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+KUSTOMIZATIONS = (*(f"overlays/{region}" for region in REGIONS), "rules", "sharded")
+# the oldest Kubernetes the manifests need (the pod-index label of the sharded StatefulSet) and the newest
+# whose schemas the pinned kubernetes-validate ships, so neither a too new field nor a removed API passes
+SCHEMA_VERSIONS = ("1.28", kubernetes_validate.latest_version())
+# prometheus-operator's CRDs: kubernetes-validate ships the built-in kinds only
+CRDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
+SHARD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']"
 
 
 def kustomize(path: Path) -> list[dict[str, Any]]:
@@ -29,23 +39,109 @@ def kustomize(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(built.stdout) if doc]
 
 
-@pytest.mark.parametrize("region", REGIONS)
-def test_each_overlay_builds_and_sets_only_its_region(region: str) -> None:
-    docs = {(d["kind"], d["metadata"]["name"]): d for d in kustomize(DEPLOY / "kubernetes" / "overlays" / region)}
-    assert {kind for kind, _ in docs} == {"ConfigMap", "Deployment", "Service", "ServiceMonitor"}
-    assert all(d["metadata"]["namespace"] == f"prober-{region}" for d in docs.values())
-    agent = docs[("Deployment", "prober")]["spec"]["template"]["spec"]
-    container = agent["containers"][0]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["PROBER_AGENT__REGION"] == region
-    assert agent["securityContext"]["runAsNonRoot"] is True
+def by_kind_and_name(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+def assert_agent_pod_is_locked_down(pod: dict[str, Any], docs: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """The agent's pod spec: non-root, read-only root fs, probes, resources, the generated ConfigMap mounted."""
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     config_map = next(d for (kind, name), d in docs.items() if kind == "ConfigMap" and name.startswith("prober-config"))
-    mounted = {v["name"]: v for v in agent["volumes"]}["config"]["configMap"]["name"]
+    mounted = {v["name"]: v for v in pod["volumes"]}["config"]["configMap"]["name"]
     assert mounted == config_map["metadata"]["name"]  # the hashed name kustomize generated
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_each_overlay_builds_and_sets_only_its_region(region: str) -> None:
+    docs = by_kind_and_name(kustomize(DEPLOY / "kubernetes" / "overlays" / region))
+    assert {kind for kind, _ in docs} == {"ConfigMap", "Deployment", "Service", "ServiceMonitor"}
+    assert all(d["metadata"]["namespace"] == f"prober-{region}" for d in docs.values())
+    agent = docs[("Deployment", "prober")]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in agent["containers"][0]["env"]}
+    assert env["PROBER_AGENT__REGION"] == region
+    assert_agent_pod_is_locked_down(agent, docs)
+
+
+def test_the_sharded_kustomization_runs_the_agent_as_a_statefulset_of_shards() -> None:
+    docs = by_kind_and_name(kustomize(DEPLOY / "kubernetes" / "sharded"))
+    assert ("Deployment", "prober") not in docs
+    assert [name for kind, name in docs if kind == "Deployment"] == ["prober-demo-shop"]
+    shards = docs[("StatefulSet", "prober")]["spec"]
+    assert shards["podManagementPolicy"] == "Parallel"
+    pod = shards["template"]["spec"]
+    assert_agent_pod_is_locked_down(pod, docs)
+    env = pod["containers"][0]["env"]
+    names = [e["name"] for e in env]
+    by_name = {e["name"]: e for e in env}
+    assert by_name["PROBER_AGENT__REGION"]["value"] == "eu-west"
+    assert by_name["PROBER_SHARD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == SHARD_INDEX_FIELD
+    # $(VAR) expands only variables defined earlier in the list
+    assert names.index("PROBER_SHARD_INDEX") < names.index("PROBER_AGENT__SHARD")
+    assert by_name["PROBER_AGENT__SHARD"]["value"] == f"$(PROBER_SHARD_INDEX)/{shards['replicas']}"
+    assert shards["replicas"] > 1
+    headless = docs[("Service", shards["serviceName"])]["spec"]
+    assert headless["clusterIP"] == "None"
+    labels = shards["template"]["metadata"]["labels"]
+    assert shards["selector"]["matchLabels"].items() <= labels.items()
+    assert headless["selector"].items() <= labels.items()
+    # the ServiceMonitor scrapes each pod once: through one Service that selects the shards and has its port
+    monitor = docs[("ServiceMonitor", "prober")]["spec"]
+    ports = {e["port"] for e in monitor["endpoints"]}
+    scraped = [d["spec"] for (kind, _), d in docs.items() if kind == "Service"
+               and monitor["selector"]["matchLabels"].items() <= d["metadata"].get("labels", {}).items()
+               and ports & {p.get("name") for p in d["spec"].get("ports", [])}]
+    assert len(scraped) == 1 and scraped[0]["selector"].items() <= labels.items()
+    # the pod template is the base Deployment's plus the shard: the copy in sharded/ must not drift from it
+    region = by_kind_and_name(kustomize(DEPLOY / "kubernetes" / "overlays" / "eu-west"))
+    expected = region[("Deployment", "prober")]["spec"]["template"]
+    unsharded = json.loads(json.dumps(shards["template"]))
+    unsharded["spec"]["containers"][0]["env"] = [e for e in env if e["name"] not in
+                                                 ("PROBER_SHARD_INDEX", "PROBER_AGENT__SHARD")]
+    assert unsharded == expected
+
+
+def test_each_shard_of_the_base_agent_yaml_runs_its_own_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shard value each pod of the sharded StatefulSet gets is one the agent accepts, and the shards
+    together run every check exactly once."""
+    docs = by_kind_and_name(kustomize(DEPLOY / "kubernetes" / "sharded"))
+    shards = docs[("StatefulSet", "prober")]["spec"]
+    env = {e["name"]: e for e in shards["template"]["spec"]["containers"][0]["env"]}
+    region = env["PROBER_AGENT__REGION"]["value"]
+    agent_yaml = DEPLOY / "kubernetes" / "base" / "agent.yaml"
+    every_check = [c.name for c in load_config(agent_yaml, region=region).checks
+                   if c.regions is None or region in c.regions]
+    ran: Counter[str] = Counter()
+    for index in range(shards["replicas"]):
+        shard = env["PROBER_AGENT__SHARD"]["value"].replace("$(PROBER_SHARD_INDEX)", str(index))
+        monkeypatch.setenv("PROBER_AGENT__SHARD", shard)
+        config = load_config(agent_yaml, region=region)
+        assert config.agent.shard_of == (index, shards["replicas"])
+        ran.update(c.name for c in config.checks if config.runs_here(c))
+    assert every_check and ran == Counter(every_check)  # each exactly once, none left out
+
+
+@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_built_document_passes_the_kubernetes_schemas(kustomization: str, version: str) -> None:
+    """Strict: an unknown field (a typo such as readOnlyRootFileSystem) fails like a wrong type. The schemas
+    ship in the package, so nothing is downloaded."""
+    problems = []
+    for doc in kustomize(DEPLOY / "kubernetes" / kustomization):
+        where = f"{kustomization}: {doc['kind']} {doc['metadata']['name']}"
+        if (doc["apiVersion"], doc["kind"]) in CRDS:
+            continue  # skipped by kind: no schema ships for a CRD
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            problems.append(f"{where}: {'.'.join(map(str, exc.path))}: {exc.message}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            problems.append(f"{where}: {exc.message}")  # a kind of ours without a schema is a failure, not a skip
+    assert not problems, "\n".join(problems)
 
 
 def test_the_rules_kustomization_holds_one_prometheus_rule() -> None:
