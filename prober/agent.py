@@ -16,16 +16,18 @@ from pathlib import Path
 from aiohttp import web
 
 from prober.config import AgentConfig, ConfigError, load_config
-from prober.config.models import BasicAuth, JourneyCheck, JourneysSection
+from prober.config.models import AgentSection, BasicAuth, JourneyCheck, JourneysSection
+from prober.event_loop import LoopLagMonitor
 from prober.exporters.log import RunLogger
 from prober.exporters.prometheus import PrometheusExporter
 from prober.exporters.status import RunHistory
 from prober.journey.pool import WorkerPool
 from prober.journey.validation import script_problems
-from prober.loop_monitor import LoopLagMonitor
-from prober.probers import ProberDeps, TlsContexts, build_prober
+from prober.probers import IN_AGENT_TYPES, ProberDeps, TlsContexts, build_prober
+from prober.probing.jobs import build_jobs as probing_jobs
+from prober.probing.supervisor import ProbeWorkers, worker_count
 from prober.result import Result
-from prober.scheduler import Job, Scheduler, run_with_attempts
+from prober.scheduler import Job, RunObserver, Scheduler, run_with_attempts
 from prober.server import bound_port, build_app, start_server
 from prober.sli_filter import SliFilter
 from prober.vantage import Vantage
@@ -33,25 +35,25 @@ from prober.vantage import Vantage
 log = logging.getLogger("prober.agent")
 
 WATCH_PERIOD_S = 2.0
+START_TIMEOUT_S = 30.0
+"""How long the agent waits at start for its probe workers to take their checks before it says it started."""
 
 
 def build_jobs(config: AgentConfig, path: Path, pool: WorkerPool) -> tuple[list[Job], list[Job]]:
     """(a job per check of this agent's region and shard, a job per canary); a prober that cannot be built is a
     ConfigError."""
-    jobs: list[Job] = []
-    canaries: list[Job] = []
-    problems: list[str] = []
     deps = ProberDeps(TlsContexts(), pool, config.agent.journeys)
-    wanted = [(f"checks[{i}]", c, jobs) for i, c in enumerate(config.checks) if config.runs_here(c)]
-    wanted += [(f"agent.canaries[{i}]", c, canaries) for i, c in enumerate(config.agent.canaries)]
-    for where, check, into in wanted:
-        try:
-            into.append(Job(check, build_prober(check, deps)))
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError: a CA or key file that does not load
-            problems.append(f"{path}: {where} ({check.name}): tls: cannot load: {exc}")
+    problems: list[str] = []
+    built: list[list[Job]] = []
+    for section, checks in (("checks", list(enumerate(config.checks))),
+                            ("agent.canaries", list(enumerate(config.agent.canaries)))):
+        wanted = [(i, c) for i, c in checks if section != "checks" or config.runs_here(c)]
+        jobs, failed = probing_jobs([c for _i, c in wanted], deps)
+        problems += [f"{path}: {section}[{wanted[j][0]}] ({wanted[j][1].name}): {problem}" for j, problem in failed]
+        built.append(jobs)
     if problems:
         raise ConfigError(problems)
-    return jobs, canaries
+    return built[0], built[1]
 
 
 def journey_script_problems(config: AgentConfig, path: Path, only_here: bool = True) -> list[str]:
@@ -98,6 +100,14 @@ async def check_once(path: Path, name: str, region: str | None = None) -> tuple[
     raise KeyError(name)
 
 
+def _restart_only_changes(old: AgentSection, new: AgentSection) -> list[str]:
+    """The changed keys that a reload cannot apply (the server and the probe workers are set up once)."""
+    pairs = {"agent.listen": (old.listen, new.listen), "agent.web.tls": (old.web.tls, new.web.tls),
+             "agent.max_concurrent_runs": (old.max_concurrent_runs, new.max_concurrent_runs),
+             "agent.probe_workers": (old.probe_workers, new.probe_workers)}
+    return [key for key, (before, after) in pairs.items() if before != after]
+
+
 def _fingerprint(path: Path) -> bytes:
     try:
         return hashlib.sha256(path.read_bytes()).digest()
@@ -108,20 +118,23 @@ def _fingerprint(path: Path) -> bytes:
 class Agent:
     """One running agent; `run()` returns the process exit code."""
 
-    def __init__(self, path: Path, *, region: str | None = None, listen: str | None = None) -> None:
+    def __init__(self, path: Path, *, region: str | None = None, listen: str | None = None,
+                 log_level: str = "info") -> None:
         self.path = path
+        self._log_level = log_level
         self._region_override = region
         self._listen_override = listen
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._monitor = LoopLagMonitor()
-        self.exporter = PrometheusExporter(lambda: self._monitor.lag_s, self)
+        self.exporter = PrometheusExporter(self._loop_lag_s, self)
         self._run_logger = RunLogger(region or "local")
         self.history = RunHistory()
         self.pool = WorkerPool(JourneysSection())
         self.vantage = Vantage()
         self._sli_filter = SliFilter(self.vantage)
-        self._scheduler: Scheduler | None = None
+        self._scheduler: Scheduler | None = None  # journeys, in this process (their pool's workers time them)
+        self._probers: ProbeWorkers | None = None  # every other check, in probe workers
         self._config: AgentConfig | None = None
         self._fingerprint = b""
         self.runner: web.AppRunner | None = None
@@ -129,7 +142,8 @@ class Agent:
 
     @property
     def ready(self) -> bool:
-        return self._config is not None and self._scheduler is not None and self._scheduler.running
+        return (self._config is not None and self._scheduler is not None and self._scheduler.running
+                and self._probers is not None and self._probers.started)
 
     def _web_auth(self) -> BasicAuth | None:
         return self._config.agent.web.basic_auth if self._config else None
@@ -143,17 +157,29 @@ class Agent:
             log.error("config rejected", extra={"config": str(self.path), "problems": exc.problems})
             return 2
         self._monitor.start()
-        self._scheduler = Scheduler([self.exporter, self._run_logger, self.history], config.agent.max_concurrent_runs,
-                                    self._sli_filter.judge)
+        observers: list[RunObserver] = [self.exporter, self._run_logger, self.history]
+        self._scheduler = Scheduler(observers, config.agent.max_concurrent_runs, self._sli_filter.judge)
+        self._probers = ProbeWorkers(worker_count(config.agent.probe_workers), observers, self._sli_filter,
+                                     self._log_level)
+        try:
+            await self._probers.start()
+        except OSError as exc:
+            log.error("cannot start the probe workers", extra={"error": str(exc)})
+            await self._monitor.stop()
+            return 2
         app = build_app(self.exporter.render, lambda: self.ready, self._web_auth, self._artifacts_dir, self.history)
         try:
             self.runner = await start_server(app, config.agent.listen, config.agent.web.tls)
         except OSError as exc:
             log.error("cannot listen", extra={"listen": config.agent.listen, "error": str(exc)})
+            await self._probers.stop()
             await self._monitor.stop()
             return 2
         self._adopt(config, jobs)
         self.exporter.reload_done(True)
+        if not await self._probers.wait_ready(START_TIMEOUT_S):
+            log.error("the probe workers did not take their checks in time; they are replaced as they fail",
+                      extra={"timeout_s": START_TIMEOUT_S})
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -161,11 +187,12 @@ class Agent:
         watcher = asyncio.create_task(self._watch(), name="config-watcher")
         log.info("agent started", extra={"config": str(self.path), "listen": config.agent.listen,
                                          "port": bound_port(self.runner), "region": config.agent.region,
-                                         "checks": len(jobs[0]), "shard": config.agent.shard})
+                                         "checks": len(jobs[0]), "shard": config.agent.shard,
+                                         "probe_workers": self._probers.count})
         await self._stop.wait()
         log.info("agent stopping: waiting for in-flight runs")
         watcher.cancel()
-        await self._scheduler.stop()
+        await asyncio.gather(self._scheduler.stop(), self._probers.stop())
         await self.vantage.stop()
         await self.pool.close()
         await self._monitor.stop()
@@ -195,11 +222,8 @@ class Agent:
                 log.error("config reload rejected; keeping the last good config",
                           extra={"config": str(self.path), "problems": exc.problems})
                 return False
-            old = self._config
-            if old is not None and (old.agent.listen, old.agent.web.tls, old.agent.max_concurrent_runs) != (
-                config.agent.listen, config.agent.web.tls, config.agent.max_concurrent_runs
-            ):
-                log.warning("agent.listen, agent.web.tls and agent.max_concurrent_runs apply after a restart")
+            if self._config is not None and (changed := _restart_only_changes(self._config.agent, config.agent)):
+                log.warning("changed keys apply after a restart", extra={"keys": changed})
             self._adopt(config, jobs)
             self.exporter.reload_done(True)
             log.info("config reloaded", extra={"config": str(self.path), "checks": len(jobs[0])})
@@ -228,8 +252,19 @@ class Agent:
     def in_maintenance(self, check: str) -> bool:
         return self._sli_filter.in_maintenance(check, time.time())
 
+    # the probe workers, for the exporter
+    def probe_workers(self) -> int:
+        return self._probers.alive if self._probers else 0
+
+    def probe_worker_restarts(self) -> dict[str, int]:
+        return dict(self._probers.restarts) if self._probers else {}
+
+    def _loop_lag_s(self) -> float:
+        """The latest of this process's loop lag and each probe worker's."""
+        return max(self._monitor.lag_s, self._probers.loop_lag_s() if self._probers else 0.0)
+
     def _adopt(self, config: AgentConfig, built: tuple[list[Job], list[Job]]) -> None:
-        assert self._scheduler is not None
+        assert self._scheduler is not None and self._probers is not None
         jobs, canaries = built
         checks = [job.check for job in jobs]
         self._config = config
@@ -241,7 +276,10 @@ class Agent:
                                 phase_histograms=config.agent.metrics.phase_histograms,
                                 maintained=self._sli_filter.maintained)
         self.history.configure(config.agent.region, checks)
-        self._scheduler.apply(jobs)
+        self._scheduler.apply([job for job in jobs if job.check.type in IN_AGENT_TYPES])
+        # the probers built here proved the checks valid; each worker builds its own share again
+        self._probers.assign([job.check for job in jobs if job.check.type not in IN_AGENT_TYPES],
+                             config.agent.max_concurrent_runs)
 
     async def _watch(self) -> None:
         """Reload when the file's content changes (polling: works on every filesystem and ConfigMap)."""

@@ -4,18 +4,17 @@ report writers), turn outcomes into exit codes."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 from prober import __version__
 from prober.agent import Agent, build_jobs, check_once, journey_script_problems
 from prober.config import ConfigError, load_config
 from prober.config.units import parse_duration
+from prober.event_loop import run_loop
 from prober.exporters.log import configure_logging
 from prober.journey.pool import WorkerPool
 from prober.report.analysis import analyse
@@ -26,17 +25,7 @@ from prober.result import Result, StepStatus
 from prober.slo.formats import FORMATS, Format, render
 from prober.slo.objectives import objectives
 
-T = TypeVar("T")
 REPORT_FORMATS = ("html", "markdown", "json")
-
-
-def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop where it is installed (less CPU per probe), else on asyncio's own loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         configure_logging(args.log_level)
-        return _run_loop(Agent(args.config, region=args.region, listen=args.listen).run())
+        return run_loop(Agent(args.config, region=args.region, listen=args.listen, log_level=args.log_level).run())
     if args.command == "validate":
         return _validate(args.config, args.region)
     if args.command == "rules":
@@ -156,7 +145,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _check(path: Path, name: str, region: str | None) -> int:
     try:
-        final, first, artifacts_dir = _run_loop(check_once(path, name, region))
+        final, first, artifacts_dir = run_loop(check_once(path, name, region))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2

@@ -87,6 +87,13 @@ def first_offset_s(name: str, interval_s: float) -> float:
     return (zlib.crc32(name.encode()) % max(1, round(interval_s * 1000))) / 1000
 
 
+def grid_slots(name: str, interval_s: float, after: float, until: float) -> int:
+    """How many slots of the check's grid fall in the wall-clock span (after, until]: the slots a check misses
+    while nothing runs it (its probe worker being replaced)."""
+    offset = first_offset_s(name, interval_s)
+    return max(0, math.floor((until - offset) / interval_s) - math.floor((after - offset) / interval_s))
+
+
 async def attempt(job: Job) -> Result:
     """One attempt; a prober that raises or overruns its timeout yields `internal`, never an exception."""
     started_at, start = time.time(), time.perf_counter()

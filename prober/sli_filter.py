@@ -34,14 +34,25 @@ class SliFilter:
     def in_maintenance(self, check: str, unix_time: float) -> bool:
         return any(window.contains(unix_time) for window in self._windows.get(check, ()))
 
+    def judge_now(self, check: Check, result: Result) -> Result | None:
+        """`result` marked as counted, inconclusive or maintenance; None when it needs a fresh canary round
+        first (a failed run while canaries are configured): then `judge` answers."""
+        if self.in_maintenance(check.name, result.started_at) or self.in_maintenance(check.name, time.time()):
+            return result.counted_as(Counted.MAINTENANCE)
+        if self.vantage.enabled and not result.ok:
+            return None
+        return self._vantage_judged(result)
+
     async def judge(self, check: Check, result: Result) -> Result:
         """`result` marked as counted, inconclusive or maintenance; a failed run first gets a fresh canary
         round (bounded by the canaries' timeout), so a vantage outage is seen before its failures count."""
-        if self.in_maintenance(check.name, result.started_at) or self.in_maintenance(check.name, time.time()):
-            return result.counted_as(Counted.MAINTENANCE)
-        if self.vantage.enabled:
-            if not result.ok:
-                await self.vantage.confirm()
-            if self.vantage.unhealthy_since(result.started_at):
-                return result.counted_as(Counted.INCONCLUSIVE)
+        judged = self.judge_now(check, result)
+        if judged is not None:
+            return judged
+        await self.vantage.confirm()
+        return self._vantage_judged(result)
+
+    def _vantage_judged(self, result: Result) -> Result:
+        if self.vantage.enabled and self.vantage.unhealthy_since(result.started_at):
+            return result.counted_as(Counted.INCONCLUSIVE)
         return result

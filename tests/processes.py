@@ -28,6 +28,20 @@ def browser_pids() -> set[int]:
     return {pid for pid, proc in processes.snapshot().items() if processes.is_browser(proc)}
 
 
+def probe_workers_of(agent_pid: int) -> list[int]:
+    """The probe worker processes of the agent with this PID, alive now (sorted)."""
+    found = []
+    for pid, proc in processes.snapshot().items():
+        if proc.ppid == agent_pid:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"prober.probing" in cmdline:
+                found.append(pid)
+    return sorted(found)
+
+
 def _stop(process: subprocess.Popen[str], timeout_s: float = 10.0) -> int:
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import REPO, AgentProcess, DemoShop
+from tests.processes import REPO, AgentProcess, DemoShop, probe_workers_of
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +222,7 @@ def test_maintenance_runs_and_shards_in_a_real_agent(tmp_path: Path, demo_shop: 
         agent.wait_for_metric("prober_check_maintenance_runs_total", lambda v: v >= 2, check="health")
         assert agent.metric("prober_check_runs_total", check="health") == 0
         assert agent.metric("prober_check_in_maintenance", check="health") == 1
-        assert agent.metric("prober_check_in_maintenance", check="home") == 0
+        assert agent.metric("prober_check_in_maintenance", check="home") is None  # no windows: no series
         agent.wait_for_metric("prober_check_runs_total", lambda v: v >= 2, check="home")
         line = agent.wait_for_log(lambda x: x.get("msg") == "run finished" and x.get("check") == "health")
         assert line["counted"] == "maintenance"
@@ -236,3 +236,27 @@ def test_maintenance_runs_and_shards_in_a_real_agent(tmp_path: Path, demo_shop: 
         finally:
             assert shard.stop() == 0
     assert sum(configured) == 2  # each of the two checks in exactly one shard
+
+
+def test_a_killed_probe_worker_is_replaced_and_counted(tmp_path: Path, demo_shop: DemoShop,
+                                                      agent_env: dict[str, str]) -> None:
+    config = write_config(tmp_path / "agent.yaml", demo_shop).read_text().replace(
+        "agent: {region: test-region,", "agent: {probe_workers: 2, region: test-region,")
+    (tmp_path / "agent.yaml").write_text(config)
+    agent = AgentProcess(tmp_path / "agent.yaml", env=agent_env)
+    try:
+        assert agent.metric("prober_probe_workers") == 2
+        workers = probe_workers_of(agent.process.pid)
+        assert len(workers) == 2
+        before = agent.wait_for_metric("prober_check_runs_total", lambda v: v >= 2, check="home")
+        os.kill(workers[0], signal.SIGKILL)
+        agent.wait_for_metric("prober_probe_worker_restarts_total", lambda v: v == 1, cause="died")
+        agent.wait_for_metric("prober_probe_workers", lambda v: v == 2)
+        for check in ("home", "health"):  # both go on, whichever worker had them
+            agent.wait_for_metric("prober_check_runs_total", lambda v: v >= before + 3, check=check)
+        replaced = agent.wait_for_log(lambda line: "replacing it" in line.get("msg", ""))
+        assert replaced["cause"] == "died" and replaced["exit_code"] == -9
+        assert workers[0] not in probe_workers_of(agent.process.pid)
+    finally:
+        assert agent.stop() == 0
+    assert probe_workers_of(agent.process.pid) == []

@@ -93,6 +93,17 @@ def test_region_precedence_file_env_argument(tmp_path: Path, monkeypatch: pytest
     assert (config.agent.region, config.agent.listen) == ("from-cli", "127.0.0.1:2")
 
 
+def test_probe_workers_are_auto_or_a_number_from_file_or_env(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("agent: {probe_workers: 3}\n")
+    assert load_config(path).agent.probe_workers == 3
+    monkeypatch.setenv("PROBER_AGENT__PROBE_WORKERS", "2")  # environment values are strings
+    assert load_config(path).agent.probe_workers == 2
+    monkeypatch.setenv("PROBER_AGENT__PROBE_WORKERS", "auto")
+    assert load_config(path).agent.probe_workers == "auto"
+
+
 def test_regions_select_the_local_checks(tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
     path.write_text(

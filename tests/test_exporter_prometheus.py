@@ -50,6 +50,12 @@ class AgentFigures:
     def in_maintenance(self, check: str) -> bool:
         return check == "shop_home"
 
+    def probe_workers(self) -> int:
+        return 2
+
+    def probe_worker_restarts(self) -> dict[str, int]:
+        return {"died": 1}
+
 
 def journey_check(name: str = "shop_checkout") -> JourneyCheck:
     return JourneyCheck.model_construct(name=name, type="journey", script="/x.py", params={}, secret_params=[],

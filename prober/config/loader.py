@@ -31,10 +31,11 @@ class _AgentEnv(BaseModel):
     region: str | None = None
     listen: str | None = None
     shard: str | None = None
+    probe_workers: str | None = None
 
 
 class EnvOverrides(BaseSettings):
-    """`PROBER_AGENT__REGION`, `PROBER_AGENT__LISTEN` and `PROBER_AGENT__SHARD` override the file."""
+    """`PROBER_AGENT__REGION`, `__LISTEN`, `__SHARD` and `__PROBE_WORKERS` override the file."""
 
     model_config = SettingsConfigDict(env_prefix="PROBER_", env_nested_delimiter="__", extra="ignore")
     agent: _AgentEnv = _AgentEnv()
@@ -145,7 +146,8 @@ def _apply_overrides(data: dict[str, Any], region: str | None, listen: str | Non
     if not isinstance(agent, dict):
         return
     env = EnvOverrides().agent
-    overrides = (("region", env.region), ("listen", env.listen), ("shard", env.shard), ("region", region),
+    overrides = (("region", env.region), ("listen", env.listen), ("shard", env.shard),
+                 ("probe_workers", env.probe_workers), ("region", region),
                  ("listen", listen))
     for key, value in overrides:
         if value is not None:

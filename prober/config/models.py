@@ -27,6 +27,7 @@ LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 RESERVED_LABELS = frozenset({"check", "region", "reason", "phase", "step", "le", "job", "instance", "quantile"})
 MAX_STATIC_LABELS = 8
 MAX_SHARDS = 1024
+MAX_PROBE_WORKERS = 64
 
 
 def _bounded_name(value: str) -> str:
@@ -291,6 +292,8 @@ class AgentSection(Frozen):
     listen: str = "127.0.0.1:9470"
     labels: dict[str, LabelValue] = Field(default_factory=dict)
     max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
+    probe_workers: Literal["auto"] | int = "auto"
+    """Processes that probe (every check type but journeys): `auto` is one per core this process may use."""
     web: WebConfig = Field(default_factory=WebConfig)
     metrics: MetricsSection = Field(default_factory=MetricsSection)
     journeys: JourneysSection = Field(default_factory=JourneysSection)
@@ -298,6 +301,16 @@ class AgentSection(Frozen):
     """`index/count` (0-based, e.g. `2/4`): run only the checks whose stable hash falls in this shard."""
     canaries: list[HttpCheck] = Field(default_factory=list, max_length=8)
     """Targets that should always answer from here: while all of them fail, runs end inconclusive."""
+
+    @field_validator("probe_workers", mode="before")
+    @classmethod
+    def _probe_workers(cls, value: object) -> object:
+        if isinstance(value, str) and value.isdigit():  # from PROBER_AGENT__PROBE_WORKERS
+            value = int(value)
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)
+                               and 1 <= value <= MAX_PROBE_WORKERS):
+            return value
+        raise ValueError(f"expected auto or a number of processes from 1 to {MAX_PROBE_WORKERS} (got {value!r})")
 
     @field_validator("shard")
     @classmethod

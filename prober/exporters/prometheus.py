@@ -41,10 +41,15 @@ JOURNEY_WORKERS = Family("prober_journey_workers", "gauge", "Journey worker proc
 JOURNEY_RESTARTS = Family("prober_journey_worker_restarts", "counter",
                           "Journey workers replaced, by cause: runs or memory (recycled), config, died, hung (killed "
                           "past a timeout), start. Cumulative.")
+PROBE_WORKERS = Family("prober_probe_workers", "gauge", "Probe worker processes running now.")
+PROBE_RESTARTS = Family("prober_probe_worker_restarts", "counter",
+                        "Probe workers replaced, by cause: died, hung (its loop answered nothing for 10 s), start. "
+                        "Their in-flight runs ended as reason internal. Cumulative.")
 SCHEDULE_LAG = Family("prober_schedule_lag_seconds", "histogram",
                       "Delay between a run's scheduled time and its start, in seconds.")
 LOOP_LAG = Family("prober_event_loop_lag_seconds", "gauge",
-                  "How late the event loop woke a timer at the last measurement, in seconds.")
+                  "How late the agent's event loops (the main process's and each probe worker's) woke a timer at "
+                  "their last measurement, the latest of them, in seconds.")
 IN_FLIGHT = Family("prober_runs_in_flight", "gauge", "Runs in progress now.")
 CONFIGURED = Family("prober_checks_configured", "gauge", "Checks this agent runs in its region under the loaded "
                     "config.")
@@ -69,6 +74,10 @@ class AgentState(Protocol):
     def canary_results(self) -> dict[str, bool]: ...
 
     def in_maintenance(self, check: str) -> bool: ...
+
+    def probe_workers(self) -> int: ...
+
+    def probe_worker_restarts(self) -> dict[str, int]: ...
 
 
 class PrometheusExporter:
@@ -174,6 +183,8 @@ class PrometheusExporter:
             one(BROWSERS, agent.browser_processes())
             one(JOURNEY_WORKERS, agent.journey_workers())
             by(JOURNEY_RESTARTS, "cause", agent.journey_worker_restarts())
+            one(PROBE_WORKERS, agent.probe_workers())
+            by(PROBE_RESTARTS, "cause", agent.probe_worker_restarts())
         out.append(SCHEDULE_LAG.header(openmetrics))
         out.append(histogram_lines(histogram_prefixes(SCHEDULE_LAG.name, base, SCHEDULE_LAG_BUCKETS_S),
                                    self._schedule_lag.counts, self._schedule_lag.total))

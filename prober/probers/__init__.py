@@ -18,7 +18,7 @@ class ProberDeps:
     """What the probers of one config load share: TLS contexts (per load) and the journey pool (per agent)."""
 
     tls_contexts: TlsContexts
-    pool: WorkerPool
+    pool: WorkerPool | None  # None in a probe worker, which never runs journeys
     journeys: JourneysSection
 
 
@@ -28,12 +28,16 @@ def _http(check: Check, deps: ProberDeps) -> Prober:
 
 
 def _journey(check: Check, deps: ProberDeps) -> Prober:
-    assert isinstance(check, JourneyCheck)
+    assert isinstance(check, JourneyCheck) and deps.pool is not None
     return JourneyProber(check, deps.pool, deps.journeys)
 
 
 REGISTRY: dict[str, Callable[[Check, ProberDeps], Prober]] = {"http": _http, "journey": _journey}
 """Check type -> prober factory; adding a type adds one line here."""
+
+IN_AGENT_TYPES = frozenset({"journey"})
+"""Types probed in the agent's main process: a journey's prober hands its run to the agent's journey pool (whose
+workers time it). Every other type is probed in a probe worker, apart from the agent's own work."""
 
 
 def build_prober(check: Check, deps: ProberDeps) -> Prober:
