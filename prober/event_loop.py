@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 PERIOD_S = 0.5
+RECENT = 512
+"""Measurements kept for `late_since` (256 s of them: longer than any run with its attempts)."""
 
 
 def run_loop(coro: Coroutine[Any, Any, T]) -> T:
@@ -27,6 +30,18 @@ class LoopLagMonitor:
     def __init__(self) -> None:
         self.lag_s = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._due = 0.0  # unix time the pending measurement's timer is due
+        self._recent: deque[tuple[float, float]] = deque(maxlen=RECENT)  # (unix time it woke, lag)
+
+    def late_since(self, unix_time: float) -> float:
+        """How late, at most, the loop woke its timer since `unix_time`: the measurements that ended since then
+        and the pending one, if it is overdue now (the loop is running late at this very moment)."""
+        late = max(0.0, time.time() - self._due) if self._due else 0.0
+        for woke, lag in reversed(self._recent):
+            if woke < unix_time:
+                break
+            late = max(late, lag)
+        return late
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._measure(), name="loop-lag-monitor")
@@ -39,5 +54,7 @@ class LoopLagMonitor:
     async def _measure(self) -> None:
         while True:
             start = time.monotonic()
+            self._due = time.time() + PERIOD_S
             await asyncio.sleep(PERIOD_S)
             self.lag_s = max(0.0, time.monotonic() - start - PERIOD_S)
+            self._recent.append((time.time(), self.lag_s))

@@ -73,7 +73,7 @@ class Counted(StrEnum):
     """Whether a finished run counts toward the SLIs, and if not, why (each kind has its own counter)."""
 
     SLI = "sli"
-    INCONCLUSIVE = "inconclusive"  # this agent's own vantage point was unhealthy (its canaries failed)
+    INCONCLUSIVE = "inconclusive"  # this agent's vantage was unhealthy (canaries failed) or it ran late itself
     MAINTENANCE = "maintenance"  # it started inside a planned maintenance window
 
 

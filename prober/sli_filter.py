@@ -2,18 +2,35 @@
 
 The scheduler asks this filter about every run before the exporters see it. A run that started inside one of
 its check's maintenance windows is counted as `maintenance`; one during which this agent's own vantage point
-was unhealthy (every canary failing) as `inconclusive`. Neither touches the SLI counters, so planned work
-does not burn the error budget and a broken region does not read as a broken service.
+was unhealthy (every canary failing) as `inconclusive`, and so is a run that failed on time while the agent
+itself ran late (`judged_for_overload`, applied by the probe worker that timed it). None of them touches the
+SLI counters, so planned work does not burn the error budget, and neither a broken region nor an overloaded
+agent reads as a broken service.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from prober.config.maintenance import MaintenanceWindow
 from prober.config.models import AgentConfig, Check
-from prober.result import Counted, Result
+from prober.result import Counted, Reason, Result, cap_detail
 from prober.vantage import Vantage
+
+OVERLOAD_SHARE = 0.1
+"""A run that failed on time is inconclusive when the loop that timed it ran this share of its timeout late."""
+TIMED_REASONS = frozenset({Reason.TIMEOUT, Reason.SLOW})
+
+
+def judged_for_overload(result: Result, timeout_s: float, loop_late_s: float) -> Result:
+    """`result`, inconclusive if it failed on time (timeout, slow) while the event loop that timed it woke a
+    timer `loop_late_s` late, at least OVERLOAD_SHARE of the check's timeout: the agent's own work, not the
+    target, may have spent the time that failed it. Any other result is returned as it is."""
+    if result.ok or result.reason not in TIMED_REASONS or loop_late_s < OVERLOAD_SHARE * timeout_s:
+        return result
+    detail = f"{result.detail}; inconclusive: the agent ran {loop_late_s * 1000:.0f}ms late during this run"
+    return dataclasses.replace(result, counted=Counted.INCONCLUSIVE, detail=cap_detail(detail))
 
 
 class SliFilter:
@@ -39,6 +56,8 @@ class SliFilter:
         first (a failed run while canaries are configured): then `judge` answers."""
         if self.in_maintenance(check.name, result.started_at) or self.in_maintenance(check.name, time.time()):
             return result.counted_as(Counted.MAINTENANCE)
+        if result.counted is not Counted.SLI:  # already judged where it was timed
+            return result
         if self.vantage.enabled and not result.ok:
             return None
         return self._vantage_judged(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -51,6 +52,8 @@ def test_agent_goes_green_and_logs_a_json_line_per_run(tmp_path: Path, demo_shop
         assert run["reason"] == "ok"
         assert run["region"] == "test-region"
         assert set(run["phases"]) == {"connect", "ttfb", "transfer"}  # no DNS for an IP, no TLS on http
+        finished_at = datetime.datetime.fromisoformat(run["ts"]).timestamp()
+        assert finished_at - 1 < run["started_at"] <= finished_at  # unix time the run began: lag is computable
     finally:
         assert agent.stop() == 0
     assert not any("very-secret-value" in str(line) for line in agent.lines)

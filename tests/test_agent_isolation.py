@@ -65,7 +65,7 @@ def test_a_hard_scraped_agent_with_many_checks_measures_a_50ms_target_exactly(
             scraper.join(SCRAPE_S + 60)
         elapsed = time.monotonic() - begin
         runs_after = agent.metric("prober_check_runs_total", check="truth") or 0.0
-        successes = agent.metric("prober_check_successes_total", check="truth")
+        failures = agent.metric("prober_check_failures_total", check="truth")  # any reason
         skipped = agent.metric("prober_check_skipped_total", check="truth")
     finally:
         assert agent.stop() == 0
@@ -76,7 +76,7 @@ def test_a_hard_scraped_agent_with_many_checks_measures_a_50ms_target_exactly(
     assert len(durations) >= 10 and statistics.median(durations) > 0.05, durations
     # every slot of the truth check ran, none failed, none was skipped
     assert skipped == 0
-    assert successes == runs_after and all(line["ok"] for line in truth), [t["detail"] for t in truth if not t["ok"]]
+    assert failures is None and all(line["ok"] for line in truth), [t["detail"] for t in truth if not t["ok"]]
     assert runs_after - runs_before >= elapsed / TRUTH_INTERVAL_S - 2
     # and they measured the target's 50 ms, not the agent's own work. Scraped back to back, a loop that both
     # served and probed would be rendering most of the time, so a run's answer would wait half a scrape on

@@ -4,6 +4,9 @@ hostile pages from the fault server, all on loopback. One pool (and so one brows
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import os
 import signal
 import socket
@@ -75,7 +78,7 @@ async def test_a_green_browser_journey_with_vitals(pool: WorkerPool, demo_shop: 
 
 
 async def test_a_failed_step_ends_the_journey_and_later_steps_are_not_run(
-    pool: WorkerPool, demo_shop: DemoShop, artifacts_dir: Path
+    pool: WorkerPool, demo_shop: DemoShop, artifacts_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     result = await pool.run(request(STEPS, "hard_failure", {"base_url": demo_shop.url("")}, artifacts_dir))
     assert result.reason is Reason.STEP_FAILED
@@ -90,7 +93,7 @@ async def test_a_failed_step_ends_the_journey_and_later_steps_are_not_run(
 
 
 async def test_a_soft_step_failure_goes_on_but_fails_the_run(
-    pool: WorkerPool, demo_shop: DemoShop, artifacts_dir: Path
+    pool: WorkerPool, demo_shop: DemoShop, artifacts_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     result = await pool.run(request(STEPS, "soft_failure", {"base_url": demo_shop.url("")}, artifacts_dir))
     assert steps(result) == [("open shop", StepStatus.OK), ("optional banner", StepStatus.SOFT_FAILED),
@@ -185,8 +188,10 @@ async def test_secrets_are_absent_from_detail_logs_metrics_and_artifacts(
     assert SECRET not in result.detail and "<redacted>" in result.detail
     exporter = PrometheusExporter(lambda: 0.0)
     exporter.configure("local", {}, [])
-    RunLogger("local").run_finished(result, result)
-    assert SECRET not in caplog.text
+    log = io.StringIO()
+    caplog.set_level(logging.INFO, logger="prober.run")  # as the agent runs it
+    RunLogger("local", log).run_finished(result, result)
+    assert json.loads(log.getvalue())["check"] == "secretive" and SECRET not in log.getvalue()
     assert SECRET not in exporter.render(None)[0].decode()
     assert result.journey is not None and len(result.journey.artifacts) == 3
     for artifact in result.journey.artifacts:
@@ -215,7 +220,7 @@ async def test_an_http_only_journey_starts_no_browser(demo_shop: DemoShop, artif
 
 
 async def test_a_crashing_interpreter_costs_one_run_and_a_new_worker(
-    pool: WorkerPool, demo_shop: DemoShop, artifacts_dir: Path
+    pool: WorkerPool, demo_shop: DemoShop, artifacts_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     died = pool.restarts.get("died", 0)
     crashed = await pool.run(request(HOSTILE, "exits", {}, artifacts_dir))

@@ -154,6 +154,28 @@ async def test_a_stuck_worker_is_killed_and_replaced(fault: FaultServer) -> None
     assert recorder.skipped["slow"] >= 3  # the slots of its ~10 s of silence
 
 
+async def test_a_run_that_times_out_while_its_worker_ran_late_is_inconclusive_not_a_failure(
+        fault: FaultServer) -> None:
+    recorder = Recorder()
+    probers = ProbeWorkers(1, [recorder], SliFilter(Vantage()))
+    await probers.start()
+    try:  # the target answers after 2.5 s, the check gives up at 2 s: every run times out
+        probers.assign([http_check("late", fault.url("/delay/2500"), "3s", "2s")], 10)
+        await until(lambda: recorder.in_flight["late"] == 1, 10)
+        victim = probers.pids()[0]
+        os.kill(victim, signal.SIGSTOP)  # the worker's loop stalls for 1 s in the run (half its timeout)
+        await asyncio.sleep(1.0)
+        os.kill(victim, signal.SIGCONT)
+        await until(lambda: len(recorder.finished) >= 2, 15)  # and the next run has no stall
+    finally:
+        await probers.stop()
+    stalled, plain = (r for r, _, _ in recorder.finished[:2])
+    assert stalled.reason is Reason.TIMEOUT and stalled.counted is Counted.INCONCLUSIVE, stalled
+    assert "inconclusive: the agent ran" in stalled.detail
+    assert plain.reason is Reason.TIMEOUT and plain.counted is Counted.SLI, plain  # a real timeout still counts
+    assert probers.restarts == {}
+
+
 async def test_stop_lets_in_flight_runs_finish(fault: FaultServer) -> None:
     recorder = Recorder()
     probers = ProbeWorkers(1, [recorder], SliFilter(Vantage()))

@@ -9,7 +9,7 @@ from prober.probers import TlsContexts
 from prober.probers.http import HttpProber
 from prober.result import Counted, Reason, Result
 from prober.scheduler import Job
-from prober.sli_filter import SliFilter
+from prober.sli_filter import SliFilter, judged_for_overload
 from prober.vantage import Vantage
 from tests.fault_server import FaultServer
 
@@ -71,3 +71,16 @@ async def test_a_run_in_a_maintenance_window_counts_apart(fault: FaultServer) ->
     assert (await sli.judge(check, run("shop", ok=False))).counted is Counted.MAINTENANCE
     assert (await sli.judge(other, run("other", ok=False))).counted is Counted.SLI
     assert sli.in_maintenance("shop", time.time()) and not sli.in_maintenance("other", time.time())
+
+
+def test_only_failures_on_time_while_the_agent_ran_late_are_inconclusive() -> None:
+    timed_out = Result(check="shop", ok=False, reason=Reason.TIMEOUT, duration_s=2.0, started_at=time.time() - 2,
+                       detail="no answer within 2s (during ttfb)")
+    late = judged_for_overload(timed_out, timeout_s=2.0, loop_late_s=0.2)
+    assert late.counted is Counted.INCONCLUSIVE and late.reason is Reason.TIMEOUT
+    assert late.detail == "no answer within 2s (during ttfb); inconclusive: the agent ran 200ms late during this run"
+    assert judged_for_overload(timed_out, timeout_s=2.0, loop_late_s=0.19) is timed_out  # under a tenth: counts
+    refused = run("shop", ok=False)  # a refused connection is the target's answer, however late the agent ran
+    assert judged_for_overload(refused, timeout_s=2.0, loop_late_s=5.0) is refused
+    passed = run("shop", ok=True)
+    assert judged_for_overload(passed, timeout_s=2.0, loop_late_s=5.0) is passed

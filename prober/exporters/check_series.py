@@ -61,7 +61,7 @@ SKIPPED = Family("prober_check_skipped", "counter",
                  "Never caught up later.")
 INCONCLUSIVE = Family("prober_check_inconclusive", "counter",
                       "Finished runs kept out of the SLIs because this agent's vantage point was unhealthy (every "
-                      "canary failed). Cumulative.")
+                      "canary failed), or because they failed on time while the agent itself ran late. Cumulative.")
 MAINTENANCE_RUNS = Family("prober_check_maintenance_runs", "counter",
                           "Finished runs kept out of the SLIs because they fell in a maintenance window. Cumulative.")
 IN_MAINTENANCE = Family("prober_check_in_maintenance", "gauge",

@@ -37,6 +37,7 @@ from prober.probing.protocol import (
 )
 from prober.result import Result
 from prober.scheduler import Scheduler
+from prober.sli_filter import judged_for_overload
 
 FLUSH_TIMEOUT_S = 10.0
 
@@ -53,12 +54,16 @@ class _Pipe(asyncio.Protocol):
 
 
 class EventSender:
-    """A RunObserver that sends what the scheduler reports to the agent, one frame per loop iteration."""
+    """A RunObserver that sends what the scheduler reports to the agent, one frame per loop iteration; a run
+    that failed on time while this loop ran late goes as inconclusive (sli_filter.judged_for_overload)."""
 
-    def __init__(self, transport: asyncio.WriteTransport) -> None:
+    def __init__(self, transport: asyncio.WriteTransport, monitor: LoopLagMonitor) -> None:
         self._transport = transport
+        self._monitor = monitor
         self._batch: list[FromWorker] = []
         self._loop = asyncio.get_running_loop()
+        self.timeouts: dict[str, float] = {}
+        """Each assigned check's timeout."""
 
     def send(self, message: FromWorker) -> None:
         if not self._batch:
@@ -74,7 +79,9 @@ class EventSender:
         self.send(Started(check, lag_s))
 
     def run_finished(self, result: Result, first_attempt: Result) -> None:
-        self.send(Finished(result, first_attempt))
+        late_s = self._monitor.late_since(result.started_at) if not result.ok else 0.0
+        self.send(Finished(judged_for_overload(result, self.timeouts.get(result.check, 0.0), late_s),
+                           first_attempt))
 
     def run_skipped(self, check: str, slots: int) -> None:
         self.send(Skipped(check, slots))
@@ -92,9 +99,9 @@ async def serve(events_fd: int) -> None:
     commands = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin.buffer)
     transport, pipe = await loop.connect_write_pipe(_Pipe, os.fdopen(events_fd, "wb", buffering=0))
-    sender = EventSender(transport)
     monitor = LoopLagMonitor()
     monitor.start()
+    sender = EventSender(transport, monitor)
     heartbeat = asyncio.create_task(_heartbeat(sender, monitor), name="heartbeat")
     scheduler: Scheduler | None = None
     try:
@@ -107,6 +114,7 @@ async def serve(events_fd: int) -> None:
                     jobs, problems = build_jobs(message.checks, ProberDeps(TlsContexts(), None, JourneysSection()))
                     if not problems:  # the agent built them all a moment ago: a file must have changed since
                         scheduler.apply(jobs)
+                        sender.timeouts = {check.name: check.timeout for check in message.checks}
                     sender.send(Applied(tuple(f"{message.checks[i].name}: {p}" for i, p in problems), applied_at))
                 elif isinstance(message, Stop):
                     if scheduler is not None:
