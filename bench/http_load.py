@@ -25,8 +25,6 @@ import os
 import platform
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,46 +32,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import (
+    free_port,
+    pct,
+    proc_cpu_s,
+    proc_status_kib,
+    start_target,
+    stop,
+    timer_lateness_ms,
+    wait_port,
+)
+
 TARGET_DELAY_S = 0.050
 PROBE_TIMEOUT_S = 2.0  # prober's and blackbox_exporter's; generous, so that a late VM timer is not a failure
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# -- target --------------------------------------------------------------------------------------------------
-async def _serve_target(port_file: Path) -> None:
-    loop = asyncio.get_running_loop()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            arrived = loop.time()
-            await asyncio.sleep(arrived + TARGET_DELAY_S - loop.time())
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-    port_file.write_text(str(server.sockets[0].getsockname()[1]))  # noqa: ASYNC240 - once, before serving
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    async with server:
-        await stop.wait()
 
 
 # -- workloads (each runs in its own process and prints one JSON line) -----------------------------------------
 def _cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, Any]:
@@ -88,7 +65,8 @@ async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, A
     configure_logging()  # the agent's own logging, with its JSON line per run, written to /dev/null
     handler = logging.getLogger().handlers[0]
     assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115, ASYNC230 - once, for the process
+    devnull = open(os.devnull, "w")  # noqa: SIM115, ASYNC230 - once, for the process
+    handler.setStream(devnull)
 
     checks_n = max(1, round(rate * PROBE_TIMEOUT_S))  # interval = timeout, so the checks make the rate
     interval_ms = round(checks_n / rate * 1000)
@@ -113,7 +91,7 @@ async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, A
     exporter = PrometheusExporter(lambda: 0.0)
     exporter.configure("bench", {}, checks)
     tls = TlsContexts()
-    scheduler = Scheduler([exporter, RunLogger("bench"), Figures()], max_concurrent_runs=10_000)
+    scheduler = Scheduler([exporter, RunLogger("bench", devnull), Figures()], max_concurrent_runs=10_000)
     jobs = [Job(check, HttpProber(check, tls)) for check in checks]  # built once per load, not per probe
     cpu0, t0 = _cpu_s(), time.monotonic()
     scheduler.apply(jobs)
@@ -125,8 +103,8 @@ async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, A
     return {
         "probes": probes, "failed": done["failed"], "elapsed_s": elapsed, "cpu_s": cpu,
         "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "lag_p50_ms": _pct(lags, 0.5) * 1000, "lag_p99_ms": _pct(lags, 0.99) * 1000,
-        "timing_err_p50_ms": _pct(ttfb_errors, 0.5) * 1000, "timing_err_p99_ms": _pct(ttfb_errors, 0.99) * 1000,
+        "lag_p50_ms": pct(lags, 0.5) * 1000, "lag_p99_ms": pct(lags, 0.99) * 1000,
+        "timing_err_p50_ms": pct(ttfb_errors, 0.5) * 1000, "timing_err_p99_ms": pct(ttfb_errors, 0.99) * 1000,
     }
 
 
@@ -185,64 +163,12 @@ async def _workload_blackbox_driver(url: str, rate: float, seconds: float, expor
     return {"probes": ok + failed, "failed": failed, "elapsed_s": elapsed}
 
 
-async def _timer_lateness_ms() -> tuple[float, float]:
-    """How late this machine wakes idle timers (p50, p99 in ms): the floor under every lag and timing figure."""
-    loop = asyncio.get_running_loop()
-    late: list[float] = []
-
-    async def one(delay: float) -> None:
-        start = loop.time()
-        await asyncio.sleep(delay)
-        late.append(loop.time() - start - delay)
-
-    await asyncio.gather(*(one(i / 200) for i in range(200)))
-    return _pct(late, 0.5) * 1000, _pct(late, 0.99) * 1000
-
-
 # -- orchestration --------------------------------------------------------------------------------------------
 def _child(args: list[str]) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"workload {args[:2]} failed:\n{out.stderr[-2000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
-def _proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _proc_hwm_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(5)
 
 
 def _run_blackbox(url: str, rate: float, seconds: float, tmp: Path) -> dict[str, Any] | None:
@@ -252,19 +178,19 @@ def _run_blackbox(url: str, rate: float, seconds: float, tmp: Path) -> dict[str,
     config = tmp / "blackbox.yml"
     config.write_text(f"modules:\n  http_2xx:\n    prober: http\n    timeout: {PROBE_TIMEOUT_S:g}s\n"
                       "    http: {preferred_ip_protocol: ip4}\n")
-    port = _free_port()
+    port = free_port()
     exporter = subprocess.Popen([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
                                  "--log.level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_port(port)
-        cpu0 = _proc_cpu_s(exporter.pid)
+        wait_port(port)
+        cpu0 = proc_cpu_s(exporter.pid)
         figures = _child(["--workload", "blackbox", "--url", url, "--rate", str(rate), "--seconds", str(seconds),
                           "--exporter-port", str(port)])
-        figures["cpu_s"] = _proc_cpu_s(exporter.pid) - cpu0
-        figures["peak_rss_kib"] = _proc_hwm_kib(exporter.pid)
+        figures["cpu_s"] = proc_cpu_s(exporter.pid) - cpu0
+        figures["peak_rss_kib"] = proc_status_kib(exporter.pid, "VmHWM")
         return figures
     finally:
-        _stop(exporter)
+        stop(exporter)
 
 
 def _print_table(results: dict[str, dict[str, Any] | None], args: argparse.Namespace,
@@ -299,16 +225,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per workload (default %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--workload", choices=["prober", "bare", "blackbox"], help=argparse.SUPPRESS)
-    parser.add_argument("--serve-target", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--exporter-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     import uvloop
 
-    if args.serve_target:
-        uvloop.run(_serve_target(args.serve_target))
-        return
     if args.workload:
         work = {
             "prober": lambda: _workload_prober(args.url, args.rate, args.seconds),
@@ -318,26 +240,19 @@ def main() -> None:
         print(json.dumps(uvloop.run(work())))
         return
 
-    lateness = uvloop.run(_timer_lateness_ms())
+    lateness = uvloop.run(timer_lateness_ms())
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        port_file = tmp / "target.port"
-        target = subprocess.Popen([sys.executable, __file__, "--serve-target", str(port_file)])
+        target, url = start_target(tmp / "target.port", TARGET_DELAY_S)
         try:
-            deadline = time.monotonic() + 10
-            while not port_file.exists() or not port_file.read_text():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("target did not start")
-                time.sleep(0.05)
-            url = f"http://127.0.0.1:{port_file.read_text()}/"
-            common = ["--url", url, "--rate", str(args.rate), "--seconds", str(args.seconds)]
+            workload = ["--url", url, "--rate", str(args.rate), "--seconds", str(args.seconds)]
             results: dict[str, dict[str, Any] | None] = {
-                "prober": _child(["--workload", "prober", *common]),
+                "prober": _child(["--workload", "prober", *workload]),
                 "blackbox_exporter": _run_blackbox(url, args.rate, args.seconds, tmp),
-                "bare aiohttp": _child(["--workload", "bare", *common]),
+                "bare aiohttp": _child(["--workload", "bare", *workload]),
             }
         finally:
-            _stop(target)
+            stop(target)
     _print_table(results, args, lateness)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -1,0 +1,140 @@
+"""What the benchmarks share: a loopback target that answers after an exact delay, percentiles, the machine's
+idle-timer lateness, and the /proc readings and process handling that measure the other processes of a run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+async def serve_target(port_file: Path, delay_s: float) -> None:
+    """Answer every HTTP request `delay_s` after its headers arrived, then close (a new connection per probe)."""
+    loop = asyncio.get_running_loop()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            arrived = loop.time()
+            await asyncio.sleep(arrived + delay_s - loop.time())
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    port_file.write_text(str(server.sockets[0].getsockname()[1]))  # noqa: ASYNC240 - once, before serving
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    async with server:
+        await stop.wait()
+
+
+def start_target(port_file: Path, delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
+    """Start serve_target in a process of its own (its answers never wait for the prober's work); return the
+    process and its URL."""
+    target = subprocess.Popen([sys.executable, __file__, str(port_file), str(delay_s)])
+    deadline = time.monotonic() + 10
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline or target.poll() is not None:
+            stop(target)
+            raise RuntimeError("target did not start")
+        time.sleep(0.05)
+    return target, f"http://127.0.0.1:{port_file.read_text()}/"
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `values`, nearest rank; NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timer_lateness_ms() -> tuple[float, float]:
+    """How late this machine wakes idle timers (p50, p99 in ms): the floor under every lag and timing figure."""
+    loop = asyncio.get_running_loop()
+    late: list[float] = []
+
+    async def one(delay: float) -> None:
+        start = loop.time()
+        await asyncio.sleep(delay)
+        late.append(loop.time() - start - delay)
+
+    await asyncio.gather(*(one(i / 200) for i in range(200)))
+    return pct(late, 0.5) * 1000, pct(late, 0.99) * 1000
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """A kB figure of /proc/pid/status (VmRSS, VmHWM); 0 once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def children_of(pid: int) -> list[int]:
+    """The live child processes of `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
+    """SIGTERM `process` by its pid, SIGKILL it if it is still there after `timeout_s`."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+if __name__ == "__main__":  # python bench/common.py PORT_FILE DELAY_S: the target of start_target
+    import uvloop
+
+    uvloop.run(serve_target(Path(sys.argv[1]), float(sys.argv[2])))
