@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +51,26 @@ def start_target(port_file: Path, delay_s: float) -> tuple[subprocess.Popen[byte
             raise RuntimeError("target did not start")
         time.sleep(0.05)
     return target, f"http://127.0.0.1:{port_file.read_text()}/"
+
+
+def start_blackbox(tmp: Path, timeout_s: float) -> tuple[subprocess.Popen[bytes], int] | None:
+    """Debian's blackbox_exporter with an `http_2xx` module of `timeout_s`, listening on a free loopback port
+    once this returns; None where it is not installed."""
+    binary = shutil.which("prometheus-blackbox-exporter")
+    if binary is None:
+        return None
+    config = tmp / "blackbox.yml"
+    config.write_text(f"modules:\n  http_2xx:\n    prober: http\n    timeout: {timeout_s:g}s\n"
+                      "    http: {preferred_ip_protocol: ip4}\n")
+    port = free_port()
+    process = subprocess.Popen([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
+                                "--log.level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+    except RuntimeError:
+        stop(process)
+        raise
+    return process, port
 
 
 def pct(values: list[float], q: float) -> float:

@@ -24,7 +24,6 @@ import logging
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,14 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    free_port,
     pct,
     proc_cpu_s,
     proc_status_kib,
+    start_blackbox,
     start_target,
     stop,
     timer_lateness_ms,
-    wait_port,
 )
 
 TARGET_DELAY_S = 0.050
@@ -172,17 +170,11 @@ def _child(args: list[str]) -> dict[str, Any]:
 
 
 def _run_blackbox(url: str, rate: float, seconds: float, tmp: Path) -> dict[str, Any] | None:
-    binary = shutil.which("prometheus-blackbox-exporter")
-    if binary is None:
+    started = start_blackbox(tmp, PROBE_TIMEOUT_S)
+    if started is None:
         return None
-    config = tmp / "blackbox.yml"
-    config.write_text(f"modules:\n  http_2xx:\n    prober: http\n    timeout: {PROBE_TIMEOUT_S:g}s\n"
-                      "    http: {preferred_ip_protocol: ip4}\n")
-    port = free_port()
-    exporter = subprocess.Popen([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
-                                 "--log.level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exporter, port = started
     try:
-        wait_port(port)
         cpu0 = proc_cpu_s(exporter.pid)
         figures = _child(["--workload", "blackbox", "--url", url, "--rate", str(rate), "--seconds", str(seconds),
                           "--exporter-port", str(port)])

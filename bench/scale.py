@@ -43,7 +43,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import children_of, free_port, pct, proc_cpu_s, proc_status_kib, start_target, stop, timer_lateness_ms
+from common import (
+    children_of,
+    free_port,
+    pct,
+    proc_cpu_s,
+    proc_status_kib,
+    start_blackbox,
+    start_target,
+    stop,
+    timer_lateness_ms,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -153,19 +163,6 @@ def _prometheus_value(port: int, query: str) -> float:
     body = _get(f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": query}))
     result = json.loads(body)["data"]["result"]
     return float(result[0]["value"][1]) if result else float("nan")
-
-
-def _start_blackbox(tmp: Path) -> tuple[subprocess.Popen[bytes], int] | None:
-    binary = shutil.which("prometheus-blackbox-exporter")
-    if binary is None:
-        return None
-    config = tmp / "blackbox.yml"
-    config.write_text(f"modules:\n  http_2xx:\n    prober: http\n    timeout: {TRUTH_TIMEOUT_S:g}s\n"
-                      "    http: {preferred_ip_protocol: ip4}\n")
-    port = free_port()
-    process = subprocess.Popen([binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
-                                "--log.level=error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return process, port
 
 
 def _drive_blackbox(port: int, truth_url: str, until: float, errors: list[float], failures: list[int]) -> None:
@@ -377,7 +374,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         bulk, bulk_url = start_target(tmp / "bulk.port", 0.0)
         truth, truth_url = start_target(tmp / "truth.port", TRUTH_DELAY_S)
-        blackbox = _start_blackbox(tmp)
+        blackbox = start_blackbox(tmp, TRUTH_TIMEOUT_S)
         try:
             for workers in args.workers:
                 for rate in args.rates:
