@@ -115,12 +115,13 @@ class ProbeWorkers:
 
     @property
     def started(self) -> bool:
-        """Every worker took its first share of the checks (the agent's readiness)."""
+        """Every worker once had its share at the same time (the agent's readiness): it stays true while a
+        replaced worker starts, so that one worker's death does not take the agent out of its Service."""
         return self._all_ready.is_set()
 
     @property
     def ready(self) -> bool:
-        """Every worker has taken its first share of the checks."""
+        """Every worker now runs its share (false while a replacement starts)."""
         return all(w.ready for w in self._workers)
 
     def loop_lag_s(self) -> float:
