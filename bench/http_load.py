@@ -55,8 +55,8 @@ async def _workload_prober(url: str, rate: float, seconds: float) -> dict[str, A
     from prober.config.models import HttpCheck
     from prober.exporters.log import RunLogger, configure_logging
     from prober.exporters.prometheus import PrometheusExporter
+    from prober.http.tls_contexts import TlsContexts
     from prober.probers.http import HttpProber
-    from prober.probers.tls import TlsContexts
     from prober.result import Phase, Result
     from prober.scheduler import Job, Scheduler
 

@@ -37,6 +37,20 @@ PAGES = {
              'document.body.dataset.shifted = "1"; }, 100); }).observe({type: "paint", buffered: true});'
              '</script></body></html>',
 }
+RAW = {  # answers sent byte for byte, then the connection closes
+    "chunked-ext": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n7\r\n prober\r\n"
+                   b"0\r\nX-Trailer: t\r\n\r\n",
+    "early-hints": b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+                   b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello prober",
+    "bare-lf": b"HTTP/1.1 200 OK\nContent-Length: 12\n\nhello prober",
+    "until-close": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello prober",
+    "truncated": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello",
+    "truncated-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\nhello",
+    "bad-chunk-size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\nhello\r\n0\r\n\r\n",
+    "two-lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    "bad-header": b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 2\r\n\r\nok",
+    "huge-head": b"HTTP/1.1 200 OK\r\n" + b"X-Filler: " + b"x" * 70000 + b"\r\n\r\n",
+}
 hits: Counter[str] = Counter()
 periods: dict[str, int] = {}
 
@@ -77,8 +91,12 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         if len(head) > 65536:
             return
         request_line, *header_lines = head.decode("latin-1").split("\r\n")
-        _method, path, _version = request_line.split(" ", 2)
+        method, path, _version = request_line.split(" ", 2)
         headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
+        headers[":method"] = method
+        if method == "CONNECT":  # a tunnel for https through us as a proxy; any name leads to 127.0.0.1
+            await tunnel(int(path.rsplit(":", 1)[1]), reader, writer)
+            return
         if path.startswith("http://"):  # absolute form: we are being used as a forward proxy; serve it ourselves
             headers["x-via-proxy"] = path.split("/", 3)[2]
             path = "/" + path.split("/", 3)[3]
@@ -90,6 +108,19 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     finally:
         with contextlib.suppress(Exception):
             writer.close()
+
+
+async def tunnel(port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(CHUNK):
+            sink.write(data)
+            await sink.drain()
+        sink.close()
+
+    await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
 
 
 async def route(path: str, headers: dict[str, str], reader: asyncio.StreamReader,
@@ -130,6 +161,16 @@ async def route(path: str, headers: dict[str, str], reader: asyncio.StreamReader
         await respond(writer, 302, headers={"Location": target})
     elif name in ("big", "chunked-big", "gzip-bomb"):
         await stream(writer, int(arg), chunked=name == "chunked-big", gzip=name == "gzip-bomb")
+    elif name in RAW:
+        writer.write(RAW[name])
+        await writer.drain()
+    elif name == "see-other":  # a 303 after a POST: the next hop is a GET without the body
+        await respond(writer, 303, headers={"Location": "/echo-headers"})
+    elif name == "cookie-redirect":  # sets a cookie on the way: the next hop must send it back
+        await respond(writer, 302, headers={"Location": "/echo-headers", "Set-Cookie": "session=s1; Path=/"})
+    elif name == "to-localhost":  # the same server under another name: another origin
+        port = writer.get_extra_info("sockname")[1]
+        await respond(writer, 302, headers={"Location": f"http://localhost:{port}/echo-headers"})
     elif name == "bad-gzip":
         await respond(writer, 200, b"\x1f\x8bthis is not gzip", headers={"Content-Encoding": "gzip"})
     elif name == "json":

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from prober.config.models import HttpCheck
+from prober.http.tls_contexts import TlsContexts
 from prober.probers.http import HttpProber
-from prober.probers.tls import TlsContexts
 from prober.result import Phase, Reason, Result
 from tests.fault_server import FaultServer
 from tests.tls_certs import Certs

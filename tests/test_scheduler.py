@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from prober.config.models import HttpCheck
+from prober.http.tls_contexts import TlsContexts
 from prober.probers.http import HttpProber
-from prober.probers.tls import TlsContexts
 from prober.result import Reason, Result
 from prober.scheduler import Job, Scheduler, first_offset_s, run_with_attempts
 

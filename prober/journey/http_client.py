@@ -15,8 +15,8 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from prober import __version__
-from prober.probers.http_body import read_body
-from prober.probers.http_timing import AttemptTiming, trace_config
+from prober.http.body import read_body
+from prober.http.timing import AttemptTiming, trace_config
 from prober.result import Phase
 
 DEFAULT_MAX_BODY_BYTES = 8 << 20

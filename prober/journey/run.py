@@ -18,7 +18,7 @@ from prober.journey.loader import LoadedJourney, ScriptCache, ScriptError
 from prober.journey.protocol import ARTIFACTS_BUDGET_S, MAX_PAGE_LOADS, MAX_STEPS, SETUP_BUDGET_S, RunRequest
 from prober.journey.redact import Redactor
 from prober.journey.vitals import INIT_JS, READ_JS, REPORT_BINDING, parse_reading
-from prober.probers.reasons import classify, describe, strip_urls
+from prober.reasons import classify, describe, strip_urls
 from prober.result import (
     JourneyOutcome,
     PageEvent,

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prober.config.models import Check, HttpCheck, JourneyCheck, JourneysSection
+from prober.http.tls_contexts import TlsContexts
 from prober.journey.pool import WorkerPool
 from prober.probers.base import Prober
 from prober.probers.http import HttpProber
 from prober.probers.journey import JourneyProber
-from prober.probers.tls import TlsContexts
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 
 from prober.config.models import HttpTls
-from prober.probers.http_timing import TimedSSLContext
+from prober.http.timing import TimedSSLContext
 
 
 def build_ssl_context(tls: HttpTls) -> ssl.SSLContext:

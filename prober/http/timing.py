@@ -1,9 +1,9 @@
-"""Phase timing of one HTTP attempt from aiohttp's tracing hooks, summed over redirects.
+"""Phase timing of one HTTP attempt, summed over redirects.
 
-aiohttp reports DNS and "connection created" (TCP + TLS together); the TCP/TLS split comes from
-`TimedSSLContext.wrap_bio`, which asyncio and uvloop call the moment the TCP connection is up and the TLS
-handshake begins (and which hands us the TLS session whose certificate we read). A phase that did not
-happen is never recorded, so no phase is ever observed as 0.
+The probe client (`prober.http.client`) calls the hooks itself; for `j.http`, aiohttp's tracing hooks feed them
+(`trace_config`), where aiohttp reports DNS and "connection created" (TCP + TLS together). Either way the TCP/TLS
+split comes from `TimedSSLContext.wrap_bio`, which asyncio and uvloop call the moment the TCP connection is up
+and the TLS handshake begins. A phase that did not happen is never recorded, so no phase is ever observed as 0.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class AttemptTiming:
     def _add(self, phase: Phase, seconds: float) -> None:
         self._sums[phase] = self._sums.get(phase, 0.0) + max(seconds, 0.0)
 
-    # hooks, in the order aiohttp fires them for each hop (each hop opens a new connection)
+    # hooks, in the order they fire for each hop (each hop opens a new connection)
     def connection_start(self) -> None:
         self._conn_start = time.perf_counter()
         self._dns_start = self._dns_end = self._tls_start = None

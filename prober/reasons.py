@@ -10,6 +10,7 @@ import ssl
 import aiohttp
 from aiohttp import http_exceptions
 
+from prober.http.client import ConnectFailedError, ProtocolError, TooManyRedirectsError
 from prober.result import Reason
 
 
@@ -17,7 +18,7 @@ def classify(exc: BaseException) -> Reason:
     """Map an exception seen while probing to the reason it stands for; unknown ones are `internal`."""
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return Reason.TIMEOUT
-    if isinstance(exc, aiohttp.TooManyRedirects):
+    if isinstance(exc, aiohttp.TooManyRedirects | TooManyRedirectsError):
         return Reason.TOO_MANY_REDIRECTS
     if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
         return Reason.DNS
@@ -25,7 +26,7 @@ def classify(exc: BaseException) -> Reason:
         return Reason.DNS
     if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
         return Reason.TLS
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientProxyConnectionError):
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientProxyConnectionError | ConnectFailedError):
         return Reason.CONNECT
     if isinstance(
         exc,
@@ -35,6 +36,7 @@ def classify(exc: BaseException) -> Reason:
         | aiohttp.ClientOSError
         | http_exceptions.HttpProcessingError
         | aiohttp.InvalidURL
+        | ProtocolError
         | ConnectionError
         | UnicodeError,
     ):

@@ -1,0 +1,103 @@
+"""The HTTP check's own HTTP/1.1 client against a real server that sends exactly the bytes each case needs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import pytest
+from yarl import URL
+
+from prober.config.models import HttpCheck
+from prober.http.body import BodyTooLargeError
+from prober.http.client import ProtocolError, Request, Response, exchange
+from prober.http.timing import AttemptTiming
+from prober.http.tls_contexts import TlsContexts
+from prober.probers.http import HttpProber
+from prober.reasons import classify
+from prober.result import Phase, Reason
+from tests.fault_server import FaultServer
+from tests.tls_certs import Certs
+
+
+async def fetch(url: str, **fields: object) -> Response:
+    fields.setdefault("method", "GET")
+    fields.setdefault("headers", {"Authorization": "Bearer secret"})
+    fields.setdefault("body", None)
+    fields.setdefault("max_body_bytes", 1 << 20)
+    request = Request(url=URL(url), **fields)  # type: ignore[arg-type]
+    async with asyncio.timeout(5):
+        return await exchange(request, AttemptTiming())
+
+
+@pytest.mark.parametrize("path", ["/chunked-ext", "/early-hints", "/bare-lf", "/until-close"])
+async def test_every_framing_of_a_body_reads_the_same_body(fault: FaultServer, path: str) -> None:
+    response = await fetch(fault.url(path))
+    assert response.status == 200
+    assert response.body == b"hello prober"
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("/truncated", "95 body bytes still to come"),
+    ("/truncated-chunked", "chunked body"),
+    ("/bad-chunk-size", "invalid chunk size"),
+    ("/two-lengths", "invalid Content-Length"),
+    ("/bad-header", "malformed header"),
+    ("/huge-head", "head larger than"),
+    ("/garbage", "status line"),
+    ("/close-before-response", "before any answer"),
+])
+async def test_a_broken_answer_is_a_protocol_error_that_says_what_broke(fault: FaultServer, path: str,
+                                                                        words: str) -> None:
+    with pytest.raises(ProtocolError, match=words) as caught:
+        await fetch(fault.url(path))
+    assert classify(caught.value) is Reason.PROTOCOL
+
+
+async def test_head_reads_no_body_even_when_the_server_announces_one(fault: FaultServer) -> None:
+    response = await fetch(fault.url("/big/100000"), method="HEAD")
+    assert response.status == 200
+    assert response.body == b""
+
+
+async def test_a_303_after_a_post_is_followed_with_a_get_without_the_body(fault: FaultServer) -> None:
+    response = await fetch(fault.url("/see-other"), method="POST", body=b'{"a": 1}')
+    assert json.loads(response.body)[":method"] == "GET"
+    assert "content-length" not in json.loads(response.body)
+
+
+async def test_cookies_set_on_a_redirect_are_sent_on_the_next_hop(fault: FaultServer) -> None:
+    response = await fetch(fault.url("/cookie-redirect"))
+    assert json.loads(response.body)["cookie"] == "session=s1"
+
+
+async def test_credentials_do_not_follow_a_redirect_to_another_origin(fault: FaultServer) -> None:
+    same = await fetch(fault.url("/redirect/1"), headers={"Authorization": "Bearer secret"})
+    assert same.status == 200
+    elsewhere = json.loads((await fetch(fault.url("/to-localhost"), family=socket.AF_INET)).body)
+    assert "authorization" not in elsewhere
+    assert elsewhere["host"] == f"localhost:{fault.port}"
+
+
+async def test_a_too_large_body_keeps_the_status_it_came_with(fault: FaultServer) -> None:
+    with pytest.raises(BodyTooLargeError) as caught:
+        await fetch(fault.url("/chunked-big/10000000"), max_body_bytes=1000)
+    assert caught.value.status == 200
+
+
+async def test_https_through_a_proxy_tunnels_with_connect(fault: FaultServer, tls_servers: dict[str, FaultServer],
+                                                          certs: Certs) -> None:
+    # the name does not resolve here: only the proxy's tunnel (to 127.0.0.1) reaches the TLS server
+    check = HttpCheck(name="t", type="http", url=f"https://shop.invalid:{tls_servers['good'].port}/ok",
+                      interval="10s", timeout="5s", attempts=1, proxy=fault.url(""),
+                      tls={"ca_file": str(certs.ca_cert), "server_name": "localhost"})
+    result = await HttpProber(check, TlsContexts()).probe()
+    assert result.ok, result.detail
+    assert {Phase.CONNECT, Phase.TLS, Phase.TTFB} <= set(result.phases)
+    assert result.cert_not_after is not None
+
+
+async def test_https_without_a_tls_context_is_protocol() -> None:
+    with pytest.raises(ProtocolError, match="without TLS settings"):
+        await fetch("https://127.0.0.1:1/")
