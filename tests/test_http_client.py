@@ -80,6 +80,11 @@ async def test_credentials_do_not_follow_a_redirect_to_another_origin(fault: Fau
     assert elsewhere["host"] == f"localhost:{fault.port}"
 
 
+async def test_a_configured_host_header_is_the_one_sent(fault: FaultServer) -> None:
+    response = await fetch(fault.url("/echo-headers"), headers={"host": "shop.example"})
+    assert json.loads(response.body)["host"] == "shop.example"
+
+
 async def test_a_too_large_body_keeps_the_status_it_came_with(fault: FaultServer) -> None:
     with pytest.raises(BodyTooLargeError) as caught:
         await fetch(fault.url("/chunked-big/10000000"), max_body_bytes=1000)

@@ -87,10 +87,9 @@ async def exchange(request: Request, timing: AttemptTiming) -> Response:
     redirects = 0
     while True:
         if cookies is not None:
-            sent = cookies.filter_cookies(url)
-            headers.pop("Cookie", None)
-            if sent:
-                headers["Cookie"] = "; ".join(f"{name}={morsel.coded_value}" for name, morsel in sent.items())
+            sent = [f"{name}={morsel.coded_value}" for name, morsel in cookies.filter_cookies(url).items()]
+            configured = request.headers.get("Cookie")
+            headers["Cookie"] = "; ".join([configured, *sent] if configured else sent)
         answer = await _hop(request, method, url, headers, body, timing)
         if answer.redirect_to is None:
             return Response(answer.status, CIMultiDictProxy(answer.headers), answer.body, answer.tls_object)
@@ -104,8 +103,9 @@ async def exchange(request: Request, timing: AttemptTiming) -> Response:
         target = _redirect_target(url, answer.redirect_to)
         if (answer.status == 303 and method != "HEAD") or (answer.status in (301, 302) and method == "POST"):
             method, body = "GET", None
-        if target.origin() != url.origin():  # credentials stay with the origin they were given for
-            headers.pop("Authorization", None)
+        if target.origin() != url.origin():  # credentials and a configured Host stay with their origin
+            for name in [name for name in headers if name.lower() in ("authorization", "host")]:
+                del headers[name]
         url = target
 
 
@@ -243,8 +243,9 @@ def _request_head(method: str, url: URL, headers: Mapping[str, str], body: bytes
     target = url.raw_path_qs or "/"
     if absolute:
         target = f"{url.scheme}://{_authority(url)}{target}"
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {_authority(url)}"]
-    lower = {name.lower() for name in headers}
+    lower = {name.lower(): name for name in headers}
+    host = headers[lower["host"]] if "host" in lower else _authority(url)  # a configured Host wins (virtual hosts)
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     lines.extend(f"{name}: {value}" for name, value in headers.items() if name.lower() not in ("host", "connection"))
     if "accept" not in lower:
         lines.append("Accept: */*")
