@@ -14,6 +14,7 @@ from prober.probing.protocol import (
     MAX_FRAME_BYTES,
     Applied,
     Assign,
+    Define,
     Finished,
     FrameError,
     Heartbeat,
@@ -38,9 +39,9 @@ async def test_every_message_round_trips() -> None:
                       expect={"body_regex": ["a+b"]})
     result = Result(check="a", ok=False, reason=Reason.TIMEOUT, duration_s=1.0, started_at=time.time(),
                     phases={Phase.CONNECT: 0.1}, detail="no answer", journey=JourneyOutcome("r1"))
-    messages = [Assign((check,), 4), Stop(), Started("a", 0.001), Finished(result, result), Skipped("a", 2),
-                Heartbeat(0.002), Applied(("a: tls: cannot load",), 1.5)]
-    reader = reader_of(frame(messages[:2]) + frame(messages[2:]))
+    messages = [Define((check,)), Assign(("a",), 4), Stop(), Started("a", 0.001), Finished(result, result),
+                Skipped("a", 2), Heartbeat(0.002), Applied(("a: tls: cannot load",), 1.5)]
+    reader = reader_of(frame(messages[:3]) + frame(messages[3:]))
     assert [*(await read_frame(reader) or []), *(await read_frame(reader) or [])] == messages
     assert await read_frame(reader) is None  # a clean end
 

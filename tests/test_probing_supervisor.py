@@ -28,6 +28,7 @@ from prober.vantage import Vantage
 from tests.fault_server import FaultServer
 from tests.processes import REPO
 from tests.test_scheduler import Recorder, until
+from tests.tls_certs import Certs
 
 
 def http_check(name: str, url: str, interval: str, timeout: str, **extra: object) -> HttpCheck:
@@ -204,6 +205,39 @@ async def test_a_reassignment_keeps_unchanged_checks_on_their_grid(
     # its one task went on through the reloads: every slot was run or counted skipped (a restarted task would
     # have lost slots without counting them)
     assert sum(round(step) for step in steps) == len(steps) + recorder.skipped["steady"]
+
+
+async def test_a_check_that_no_longer_builds_in_its_worker_keeps_the_last_one_until_it_builds_again(
+        workers: tuple[ProbeWorkers, Recorder, SliFilter], fault: FaultServer, certs: Certs, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The worker builds a check's prober from its CA file: one that went bad since the agent read it keeps the
+    worker on its last check; once it is good again, the same assignment is sent whole and taken."""
+    probers, recorder, _ = workers
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(certs.ca_cert.read_bytes())
+
+    def check(path: str) -> HttpCheck:  # follow_redirects: an http check that may need its TLS settings
+        return http_check("a", fault.url(path), "200ms", "150ms", follow_redirects=True,
+                          tls={"ca_file": str(ca_file)})
+
+    def outcomes() -> list[bool]:
+        return [result.ok for result, _, _ in recorder.finished]
+
+    probers.assign([check("/ok")], 10)
+    await until(lambda: len(outcomes()) >= 2, 10)
+    ca_file.write_text("not a certificate")
+    probers.assign([check("/status/503")], 10)
+    await until(lambda: "could not build every prober" in caplog.text, 10)
+    assert "could not build every prober" in caplog.text
+    runs = len(outcomes())
+    await until(lambda: len(outcomes()) >= runs + 2, 10)
+    assert len(outcomes()) >= runs + 2 and all(outcomes()), "the last good check runs on"
+    ca_file.write_bytes(certs.ca_cert.read_bytes())
+    probers.assign([check("/status/503")], 10)  # unchanged for the agent: the worker still gets it whole
+    await until(lambda: outcomes()[-2:] == [False, False], 10)
+    assert outcomes()[-2:] == [False, False]  # the 503s of the check it now runs
+    problems = [problem for record in caplog.records for problem in getattr(record, "problems", [])]
+    assert problems and all(problem.startswith("a: tls: cannot load") for problem in problems), problems
 
 
 def test_workers_do_not_outlive_a_killed_agent(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The one boundary between the agent's main process and its probe workers: typed messages in framed pickles.
 
-Main -> worker, on the worker's stdin: `Assign` (its checks and its share of `max_concurrent_runs`), `Stop`.
+Main -> worker, on the worker's stdin: `Define` (checks that are new or changed for this worker, a few per frame),
+`Assign` (its whole share by name, and its share of `max_concurrent_runs`), `Stop`.
 Worker -> main, on a private pipe: batches of `Started`, `Finished`, `Skipped`, `Heartbeat` and `Applied`.
 A frame is a 4-byte big-endian length and a pickled list of messages. Pickle is safe here because both ends
 are this package from the same install and nothing else writes to these pipes; it is also the cheapest way
@@ -19,14 +20,26 @@ from prober.result import Result
 
 _LENGTH = struct.Struct(">I")
 MAX_FRAME_BYTES = 256 << 20
-"""A bound on one frame (an Assign of 10,000 checks is ~2.4 MB): a corrupt length never allocates more."""
+"""A bound on one frame (an Assign of 10,000 names is ~100 KB): a corrupt length never allocates more."""
+DEFINE_BATCH = 50
+"""Checks per Define frame. A worker decodes a frame and builds its probers between two turns of the event loop
+that times its probes, so that work must stay small (~3 ms for 50 here; 5,000 in one go stalled it 0.3 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Define:
+    """Checks that are new to the worker or changed since it last had them: it builds their probers and holds
+    them for the next Assign."""
+
+    checks: tuple[Check, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Assign:
-    """The worker's whole share of the checks: it starts new ones, replaces changed ones, stops removed ones."""
+    """The worker's whole share of the checks, by name: each was defined since the last Assign or is one it runs
+    unchanged. It starts new ones, replaces changed ones, stops removed ones."""
 
-    checks: tuple[Check, ...]
+    names: tuple[str, ...]
     max_concurrent_runs: int
 
 
@@ -69,7 +82,7 @@ class Applied:
     at: float
 
 
-ToWorker = Assign | Stop
+ToWorker = Define | Assign | Stop
 FromWorker = Started | Finished | Skipped | Heartbeat | Applied
 
 HEARTBEAT_S = 0.5

@@ -24,8 +24,10 @@ from typing import Any
 
 from prober.config.models import MAX_PROBE_WORKERS, Check
 from prober.probing.protocol import (
+    DEFINE_BATCH,
     Applied,
     Assign,
+    Define,
     Finished,
     FrameError,
     Heartbeat,
@@ -86,6 +88,7 @@ class _Worker:
     heard_at: float = 0.0  # unix time of the last frame
     quick_deaths: int = 0  # deaths in a row, each within STABLE_AFTER_S of its start
     gap_from: float | None = None  # unix time from which its checks' slots went unrun (after a loss)
+    given: dict[str, Check] = field(default_factory=dict)  # what its process holds: only changes are sent
 
 
 class ProbeWorkers:
@@ -193,23 +196,33 @@ class ProbeWorkers:
         events = asyncio.StreamReader(limit=1 << 20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(events),
                                      os.fdopen(read_fd, "rb", buffering=0))
-        worker.process, worker.ready, worker.killed_for = process, False, ""
+        worker.process, worker.ready, worker.killed_for, worker.given = process, False, "", {}
         worker.quiet_ticks, worker.started_at, worker.heard_at = 0, time.monotonic(), time.time()
         worker.reader = asyncio.create_task(self._read(worker, process, events), name=f"probe-worker:{worker.index}")
         log.info("probe worker started", extra={"worker": worker.index, "pid": process.pid})
 
     def _assign(self, worker: _Worker) -> None:
-        self._send(worker, Assign(self._shares[worker.index], self._max_concurrent_runs))
+        """Send the worker what is new or changed in its share, a few checks per frame, then the share by name:
+        a reload that changes nothing sends names only, and one that changes everything never makes the worker
+        decode and build thousands of checks between two turns of the loop that times its probes."""
+        share = self._shares[worker.index]
+        changed = [check for check in share if worker.given.get(check.name) != check]
+        defines = [Define(tuple(changed[i:i + DEFINE_BATCH])) for i in range(0, len(changed), DEFINE_BATCH)]
+        if self._send(worker, *defines, Assign(tuple(check.name for check in share), self._max_concurrent_runs)):
+            worker.given = {check.name: check for check in share}
 
-    def _send(self, worker: _Worker, message: ToWorker) -> None:
+    def _send(self, worker: _Worker, *messages: ToWorker) -> bool:
+        """Write each message as its own frame; False when the worker is dead or dying (its replacement gets the
+        latest share)."""
         process = worker.process
         if process is None or process.stdin is None or process.returncode is not None:
-            return  # dead: its replacement gets the latest share
+            return False
         try:
-            process.stdin.write(frame([message]))
+            process.stdin.write(b"".join(frame([message]) for message in messages))
         except (ConnectionError, RuntimeError):
-            return  # dying: its reader sees it and replaces it
+            return False  # dying: its reader sees it and replaces it
         self._in_background(self._drain(process.stdin))
+        return True
 
     @staticmethod
     async def _drain(stdin: asyncio.StreamWriter) -> None:
@@ -262,6 +275,7 @@ class ProbeWorkers:
         if message.problems:
             log.error("probe worker could not build every prober; it keeps its last checks",
                       extra={"worker": worker.index, "problems": list(message.problems)})
+            worker.given = {}  # it holds none of the new share: the next assignment sends every check again
         if worker.gap_from is not None:  # slots missed while no worker ran these checks: skipped, not lost
             for check in self._shares[worker.index]:
                 slots = grid_slots(check.name, check.interval, worker.gap_from, message.at)

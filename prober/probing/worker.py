@@ -12,20 +12,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
 import time
 
-from prober.config.models import JourneysSection
+from prober.config.models import Check, JourneysSection
 from prober.event_loop import LoopLagMonitor, run_loop
 from prober.exporters.log import configure_logging
 from prober.probers import ProberDeps, TlsContexts
 from prober.probing.jobs import build_jobs
 from prober.probing.protocol import (
+    DEFINE_BATCH,
     HEARTBEAT_S,
     Applied,
     Assign,
+    Define,
     Finished,
     FromWorker,
     Heartbeat,
@@ -36,7 +39,7 @@ from prober.probing.protocol import (
     read_frame,
 )
 from prober.result import Result
-from prober.scheduler import Scheduler
+from prober.scheduler import Job, Scheduler
 from prober.sli_filter import judged_for_overload
 
 FLUSH_TIMEOUT_S = 10.0
@@ -87,6 +90,34 @@ class EventSender:
         self.send(Skipped(check, slots))
 
 
+class _HeldJobs:
+    """The jobs built from what the agent defined, by check name, until an Assign takes them."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._broken: dict[str, str] = {}  # name -> why its prober did not build, until it is defined again
+        self._deps = ProberDeps(TlsContexts(), None, JourneysSection())  # TLS files are read again each round
+
+    async def define(self, checks: tuple[Check, ...]) -> None:
+        jobs, problems = build_jobs(checks, self._deps)
+        for job in jobs:
+            self._jobs[job.check.name] = job
+            self._broken.pop(job.check.name, None)
+        for index, problem in problems:
+            self._jobs.pop(checks[index].name, None)
+            self._broken[checks[index].name] = problem
+        await asyncio.sleep(0)  # a turn of the loop between two frames of a big reload
+
+    def take(self, names: tuple[str, ...]) -> tuple[list[Job], tuple[str, ...]]:
+        """The jobs of `names` and what stops any of them; the held jobs become exactly these."""
+        problems = tuple(f"{name}: {self._broken.get(name, 'never defined')}" for name in names
+                         if name not in self._jobs)
+        self._jobs = {name: self._jobs[name] for name in names if name in self._jobs}
+        self._broken = {name: self._broken[name] for name in names if name in self._broken}
+        self._deps = ProberDeps(TlsContexts(), None, JourneysSection())
+        return [self._jobs[name] for name in names if name in self._jobs], problems
+
+
 async def _heartbeat(sender: EventSender, monitor: LoopLagMonitor) -> None:
     while True:
         sender.send(Heartbeat(monitor.lag_s))
@@ -103,19 +134,23 @@ async def serve(events_fd: int) -> None:
     monitor.start()
     sender = EventSender(transport, monitor)
     heartbeat = asyncio.create_task(_heartbeat(sender, monitor), name="heartbeat")
+    held = _HeldJobs()
     scheduler: Scheduler | None = None
     try:
         while (messages := await read_frame(commands)) is not None:
             for message in messages:
-                if isinstance(message, Assign):
+                if isinstance(message, Define):
+                    await held.define(message.checks)
+                elif isinstance(message, Assign):
                     if scheduler is None:
                         scheduler = Scheduler([sender], message.max_concurrent_runs)
                     applied_at = time.time()
-                    jobs, problems = build_jobs(message.checks, ProberDeps(TlsContexts(), None, JourneysSection()))
+                    jobs, problems = held.take(message.names)
                     if not problems:  # the agent built them all a moment ago: a file must have changed since
-                        scheduler.apply(jobs)
-                        sender.timeouts = {check.name: check.timeout for check in message.checks}
-                    sender.send(Applied(tuple(f"{message.checks[i].name}: {p}" for i, p in problems), applied_at))
+                        await scheduler.apply_in_steps(jobs, DEFINE_BATCH)
+                        sender.timeouts = {job.check.name: job.check.timeout for job in jobs}
+                        gc.freeze()  # the jobs live until the next reload: no collection walks them mid-probe
+                    sender.send(Applied(problems, applied_at))
                 elif isinstance(message, Stop):
                     if scheduler is not None:
                         await scheduler.stop()
