@@ -9,7 +9,6 @@ stalled event loop) are counted as skipped and never caught up in a burst.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import time
@@ -155,27 +154,25 @@ class Scheduler:
 
         Returns the tasks of stopped jobs: each ends once its in-flight run (if any) has finished.
         """
-        ending: list[asyncio.Task[None]] = []
-        for step in self._steps(jobs, len(jobs) + len(self._tasks)):
-            ending.extend(step())
-        return ending
+        return self._change(self._changes(jobs))
 
     async def apply_in_steps(self, jobs: Sequence[Job], step_size: int) -> None:
         """`apply`, at most `step_size` checks stopped or started per turn of the loop: the first steps of
         thousands of new tasks (and the wake-ups of as many ending ones) never run between two turns of a loop
         that times probes."""
-        for step in self._steps(jobs, step_size):
-            step()
+        changes = self._changes(jobs)
+        for i in range(0, len(changes), max(1, step_size)):
+            self._change(changes[i:i + step_size])
             await asyncio.sleep(0)
 
-    def _steps(self, jobs: Sequence[Job], step_size: int) -> list[Callable[[], list[asyncio.Task[None]]]]:
+    def _changes(self, jobs: Sequence[Job]) -> list[tuple[str, Job | None]]:
+        """(name, None) for each check to stop, (name, job) for each to start or replace."""
         self.running = True
         wanted = {job.check.name: job for job in jobs}
         changes: list[tuple[str, Job | None]] = [(name, None) for name in self._tasks if name not in wanted]
         changes += [(name, job) for name, job in wanted.items()  # a changed one is replaced in a single step
                     if name not in self._tasks or self._tasks[name][0].check != job.check]
-        return [functools.partial(self._change, changes[i:i + step_size])
-                for i in range(0, len(changes), max(1, step_size))]
+        return changes
 
     def _change(self, changes: list[tuple[str, Job | None]]) -> list[asyncio.Task[None]]:
         ending: list[asyncio.Task[None]] = []
