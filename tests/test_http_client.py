@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 
 import pytest
 from yarl import URL
@@ -101,6 +102,34 @@ async def test_https_through_a_proxy_tunnels_with_connect(fault: FaultServer, tl
     assert result.ok, result.detail
     assert {Phase.CONNECT, Phase.TLS, Phase.TTFB} <= set(result.phases)
     assert result.cert_not_after is not None
+
+
+LOOP_BLOCK_S = 1.0
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_an_answer_that_arrives_while_the_loop_is_blocked_is_timed_by_its_arrival(
+        fault: FaultServer, tls_servers: dict[str, FaultServer], certs: Certs, scheme: str) -> None:
+    # the target answers 50 ms after the request; this loop is stuck for a second from the moment it is sent,
+    # so a client timed by the loop would read a second; the kernel's receive stamps read the target's 50 ms
+    server = fault if scheme == "http" else tls_servers["good"]
+    check = HttpCheck(name="t", type="http", url=f"{scheme}://127.0.0.1:{server.port}/delay/50", interval="10s",
+                      timeout="5s", attempts=1, tls={"ca_file": str(certs.ca_cert), "server_name": "localhost"})
+    request = Request(method="GET", url=URL(check.url), headers={}, body=None, max_body_bytes=1 << 20,
+                      tls_context=TlsContexts().get(check.tls) if scheme == "https" else None,
+                      server_hostname="localhost")
+    timing = AttemptTiming()
+    with timing:
+        answer = asyncio.create_task(exchange(request, timing))
+    async with asyncio.timeout(5):
+        while timing.stage() != "waiting for the response (ttfb)":
+            await asyncio.sleep(0.001)
+        sent = time.perf_counter()
+        time.sleep(LOOP_BLOCK_S)
+        response = await answer
+    assert response.status == 200
+    assert 0.050 <= timing.phases()[Phase.TTFB] < LOOP_BLOCK_S / 2, timing.phases()
+    assert timing.ended_at is not None and timing.ended_at - sent < LOOP_BLOCK_S / 2
 
 
 async def test_https_without_a_tls_context_is_protocol() -> None:

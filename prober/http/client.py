@@ -18,6 +18,7 @@ import base64
 import re
 import socket
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from prober.http.body import BodyDecodingError, BodyReader, BodyTooLargeError
+from prober.http.connection import Connection
 from prober.http.timing import AttemptTiming
 
 MAX_HEAD_BYTES = 64 * 1024  # status line + headers; past it the answer is a protocol error
@@ -147,19 +149,15 @@ async def _hop(request: Request, method: str, url: URL, headers: Mapping[str, st
     try:
         if proxy is not None and tls:
             await _tunnel(reader, transport, _authority(url), _proxy_auth(proxy))
-            tunnelled = await loop.start_tls(transport, reader, request.tls_context,  # type: ignore[arg-type]
-                                             server_hostname=server_hostname)
-            if tunnelled is None:
-                raise ProtocolError("the connection closed during the TLS handshake")
-            transport = reader.transport = tunnelled
+            await transport.start_tls(request.tls_context, server_hostname)  # type: ignore[arg-type]
         timing.connection_end()
         tls_object = transport.get_extra_info("ssl_object") if tls else None
         absolute = proxy is not None and not tls
         head = _request_head(method, url, headers, body, _proxy_auth(proxy) if absolute else None, absolute)
         reader.start(head_only=method == "HEAD", follow_redirects=request.follow_redirects,
                      max_body_bytes=request.max_body_bytes, timing=timing)
+        timing.headers_sent()  # before the write: the request is on its way during it, whatever runs after it
         transport.write(head + body if body else head)
-        timing.headers_sent()
         answer = await reader.done
         return _Answer(answer.status, answer.headers, answer.body, tls_object, answer.redirect_to)
     finally:
@@ -168,7 +166,7 @@ async def _hop(request: Request, method: str, url: URL, headers: Mapping[str, st
 
 async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int, family: int, timing: AttemptTiming,
                    tls_context: ssl.SSLContext | None, server_hostname: str | None,
-                   what: str = "the target") -> tuple[asyncio.Transport, _AnswerReader]:
+                   what: str = "the target") -> tuple[Connection, _AnswerReader]:
     """A connection (TLS when given a context) to the first of `host`'s addresses that accepts TCP, in resolver
     order. A failed TLS handshake is final: the next address would present the same certificate."""
     if _is_ip(host):
@@ -190,15 +188,19 @@ async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int, family
 
 
 async def _connect_to(loop: asyncio.AbstractEventLoop, address: str, port: int, tls_context: ssl.SSLContext | None,
-                      server_hostname: str | None) -> tuple[asyncio.Transport, _AnswerReader]:
+                      server_hostname: str | None) -> tuple[Connection, _AnswerReader]:
     reader = _AnswerReader()
-    transport, _ = await loop.create_connection(
-        lambda: reader, address, port, ssl=tls_context, server_hostname=server_hostname if tls_context else None,
-    )
-    return transport, reader
+    connection = await Connection.open(loop, address, port, reader)
+    if tls_context is not None:
+        try:
+            await connection.start_tls(tls_context, server_hostname)
+        except BaseException:
+            connection.close()
+            raise
+    return connection, reader
 
 
-async def _tunnel(reader: _AnswerReader, transport: asyncio.Transport, authority: str,
+async def _tunnel(reader: _AnswerReader, transport: Connection, authority: str,
                   proxy_auth: str | None) -> None:
     """Ask an HTTP proxy for a CONNECT tunnel to `authority`; the TLS handshake then runs through it."""
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
@@ -275,7 +277,7 @@ class _AnswerReader(asyncio.Protocol):
     """
 
     def __init__(self) -> None:
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: Connection | None = None
         self.done: asyncio.Future[_Received] = asyncio.get_running_loop().create_future()
         self._buffer = bytearray()
         self._state = "idle"  # idle | head | length | chunk-size | chunk-data | chunk-end | trailer | close | done
@@ -288,6 +290,7 @@ class _AnswerReader(asyncio.Protocol):
         self._left = 0  # bytes left of a Content-Length body or of the current chunk
         self._received = 0
         self._lost = False
+        self._lost_at = 0.0
 
     def start(self, head_only: bool, follow_redirects: bool, max_body_bytes: int, timing: AttemptTiming | None,
               keep_open: bool = False) -> None:
@@ -307,6 +310,7 @@ class _AnswerReader(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, Connection)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -316,7 +320,7 @@ class _AnswerReader(asyncio.Protocol):
             self._received += len(data)
             if self._state == "head":
                 if self._timing is not None and self._received == len(data):
-                    self._timing.response_start()
+                    self._timing.response_start(self._arrived())
                 self._buffer += data
                 self._parse_head()
             elif self._state in ("length", "close"):
@@ -331,6 +335,7 @@ class _AnswerReader(asyncio.Protocol):
         return False  # let the transport close: connection_lost decides what an early close means
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost_at = self._arrived()  # when the close reached this host: a close-delimited body's end
         self.transport = None
         self._lost = True
         if self._state in ("idle", "done"):  # idle: nothing awaits an answer yet (start() reports the loss)
@@ -468,12 +473,18 @@ class _AnswerReader(asyncio.Protocol):
     def _finish(self, redirect_to: str | None = None) -> None:
         self._state = "done"
         if self._timing is not None and redirect_to is None:
-            self._timing.body_end()
+            self._timing.body_end(self._arrived())
         body = self._body.body() if self._body is not None else b""
         if not self.done.done():
             self.done.set_result(_Received(self._status, self._headers, body, redirect_to))
         if not self._keep_open and self.transport is not None:
             self.transport.close()
+
+    def _arrived(self) -> float:
+        """When the bytes being parsed reached this host (the kernel's stamp), not when the loop got to them."""
+        if self.transport is not None:
+            return self.transport.received_at
+        return self._lost_at if self._lost else time.perf_counter()
 
     def _fail(self, exc: Exception) -> None:
         self._state = "done"
@@ -482,4 +493,4 @@ class _AnswerReader(asyncio.Protocol):
         if not self.done.done():
             self.done.set_exception(exc)
         if self.transport is not None:
-            self.transport.abort()  # type: ignore[attr-defined]
+            self.transport.abort()

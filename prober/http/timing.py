@@ -2,8 +2,10 @@
 
 The probe client (`prober.http.client`) calls the hooks itself; for `j.http`, aiohttp's tracing hooks feed them
 (`trace_config`), where aiohttp reports DNS and "connection created" (TCP + TLS together). Either way the TCP/TLS
-split comes from `TimedSSLContext.wrap_bio`, which asyncio and uvloop call the moment the TCP connection is up
-and the TLS handshake begins. A phase that did not happen is never recorded, so no phase is ever observed as 0.
+split comes from `TimedSSLContext.wrap_bio`, called the moment the TCP connection is up and the TLS handshake
+begins. The probe client passes the first and last byte's arrival as the kernel stamped it
+(`prober.http.connection`), so a busy event loop does not lengthen the ttfb and transfer phases.
+A phase that did not happen is never recorded, so no phase is ever observed as 0.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class AttemptTiming:
 
     __slots__ = (
         "_conn_start", "_dns_end", "_dns_start", "_first_byte", "_hop_sent", "_sums", "_tls_start", "_token",
-        "hops", "tls_object",
+        "ended_at", "hops", "tls_object",
     )
 
     def __init__(self) -> None:
@@ -38,6 +40,8 @@ class AttemptTiming:
         self._hop_sent: float | None = None
         self._first_byte: float | None = None
         self.hops = 0
+        self.ended_at: float | None = None
+        """When the final answer's last byte arrived: the end of the exchange, before any assertion runs."""
         self.tls_object: ssl.SSLObject | None = None  # the latest hop's TLS session: its certificate is read
         self._token: contextvars.Token[AttemptTiming | None] | None = None
 
@@ -80,15 +84,18 @@ class AttemptTiming:
     def headers_sent(self) -> None:
         self._hop_sent = time.perf_counter()
 
-    def response_start(self) -> None:
+    def response_start(self, at: float | None = None) -> None:
+        """The first byte of an answer arrived (`at`: when it reached this host, perf_counter time)."""
         self.hops += 1
-        self._first_byte = time.perf_counter()
+        self._first_byte = at if at is not None else time.perf_counter()
         if self._hop_sent is not None:
             self._add(Phase.TTFB, self._first_byte - self._hop_sent)
 
-    def body_end(self) -> None:
+    def body_end(self, at: float | None = None) -> None:
+        """The answer's last byte arrived (`at`, as for response_start)."""
+        self.ended_at = at if at is not None else time.perf_counter()
         if self._first_byte is not None:
-            self._add(Phase.TRANSFER, time.perf_counter() - self._first_byte)
+            self._add(Phase.TRANSFER, self.ended_at - self._first_byte)
 
     def phases(self) -> dict[Phase, float]:
         return {phase: self._sums[phase] for phase in Phase if phase in self._sums}

@@ -81,7 +81,7 @@ class HttpProber:
             failure = Reason.HTTP_STATUS, f"status {status} not in {', '.join(check.expect.status)}"
         failure = failure or check_body(check.expect, response.headers, body)
         failure = failure or check_certificate(check.expect, cert_not_after)
-        duration = time.perf_counter() - start
+        duration = _ended(timing) - start
         if failure is None and check.expect.max_duration is not None and duration > check.expect.max_duration:
             failure = Reason.SLOW, f"took {duration:.3f}s (max_duration: {check.expect.max_duration:g}s)"
         reason, detail = failure or (Reason.OK, f"status {status}")
@@ -93,9 +93,15 @@ class HttpProber:
     ) -> Result:
         return Result(
             check=self.check.name, ok=reason is Reason.OK, reason=reason,
-            duration_s=time.perf_counter() - start, started_at=started_at, phases=timing.phases(),
+            duration_s=_ended(timing) - start, started_at=started_at, phases=timing.phases(),
             status_code=status, cert_not_after=cert_not_after, detail=cap_detail(detail),
         )
+
+
+def _ended(timing: AttemptTiming) -> float:
+    """When the exchange ended: the final answer's last byte as it arrived, or now when there was none (a run
+    that failed or timed out lasted until now). The assertions over the body are the agent's time, not the target's."""
+    return timing.ended_at if timing.ended_at is not None else time.perf_counter()
 
 
 def _cert_not_after(tls_object: ssl.SSLObject | None) -> float | None:

@@ -1,0 +1,215 @@
+"""One TCP connection of the probe client, TLS over it when asked, whose every read says when its bytes arrived.
+
+Why not an asyncio transport: a transport hands a protocol its bytes when the event loop gets round to them, so a
+probe timed on the loop's clock reads every moment the loop was busy (another probe's parsing, a reload, the OS
+running another process) as the target's latency. On Linux this connection asks the kernel to stamp each
+received segment (SO_TIMESTAMPNS) and reads with recvmsg, so `received_at` is when the answer reached this host,
+not when the loop looked: the time to first byte and the transfer are the network's and the target's alone.
+Elsewhere `received_at` is the moment of the read, as with a transport.
+
+It drives an asyncio.Protocol as a transport would (connection_made, data_received, eof_received,
+connection_lost) and offers the part of a transport that the client uses: write, close, abort,
+get_extra_info("ssl_object"). TLS runs over memory BIOs, as asyncio's own SSL transport does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import struct
+import sys
+import time
+
+READ_SIZE = 256 * 1024
+_SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD (= SCM_TIMESTAMPNS) on every Linux architecture but alpha, mips,
+_TIMESTAMPS = sys.platform == "linux"  # parisc and sparc, where setsockopt fails or no cmsg of this type comes
+_CMSG_SPACE = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
+
+
+class Connection:
+    """A connected socket and the protocol it feeds; `open` makes one, `start_tls` puts TLS over it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: asyncio.Protocol,
+                 timestamps: bool) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._protocol = protocol
+        self._timestamps = timestamps
+        self._unsent = bytearray()
+        self._closed = False
+        self._tls: ssl.SSLObject | None = None
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._handshake: asyncio.Future[None] | None = None
+        self.received_at = 0.0
+        """perf_counter time at which the bytes of the latest read reached this host (the kernel's stamp)."""
+        protocol.connection_made(self)  # type: ignore[arg-type]
+        loop.add_reader(sock.fileno(), self._on_readable)
+
+    @classmethod
+    async def open(cls, loop: asyncio.AbstractEventLoop, address: str, port: int,
+                   protocol: asyncio.Protocol) -> Connection:
+        """A TCP connection to `address` (an IP) and `port`; raises OSError as `socket.connect` does."""
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request is one write: send it now
+            timestamps = _TIMESTAMPS
+            if timestamps:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                except OSError:
+                    timestamps = False
+            await loop.sock_connect(sock, (address, port))
+        except BaseException:
+            sock.close()
+            raise
+        return cls(loop, sock, protocol, timestamps)
+
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
+        """A TLS handshake over this connection; raises ssl.SSLError (SSLEOFError if the peer closes during it)."""
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        self._handshake = self._loop.create_future()
+        self._step_handshake()
+        await self._handshake
+
+    # the part of a transport that the client uses
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._tls is not None:
+            self._tls.write(data)
+            data = self._outgoing.read()
+        self._send(data)
+
+    def close(self) -> None:
+        self._shut(None)
+
+    abort = close  # nothing is ever left to flush that a probe still needs
+
+    def is_closing(self) -> bool:
+        return self._closed
+
+    def get_extra_info(self, name: str) -> ssl.SSLObject | None:
+        return self._tls if name == "ssl_object" else None
+
+    # reading
+    def _on_readable(self) -> None:
+        try:
+            if self._timestamps:
+                data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, _CMSG_SPACE)
+                self.received_at = _arrival(ancillary)
+            else:
+                data = self._sock.recv(READ_SIZE)
+                self.received_at = time.perf_counter()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lose(exc)
+            return
+        if not data:
+            self._end()
+        elif self._tls is None:
+            self._protocol.data_received(data)
+        else:
+            self._incoming.write(data)
+            if self._handshake is not None and not self._handshake.done():
+                self._step_handshake()
+            else:
+                self._decrypt()
+
+    def _decrypt(self) -> None:
+        assert self._tls is not None
+        while not self._closed:
+            try:
+                chunk = self._tls.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:  # the peer's close_notify
+                self._end()
+                return
+            except ssl.SSLError as exc:
+                self._lose(exc)
+                return
+            if not chunk:
+                self._end()
+                return
+            self._protocol.data_received(chunk)
+        if self._outgoing.pending:  # a post-handshake message (TLS 1.3 key update) to answer
+            self._send(self._outgoing.read())
+
+    def _step_handshake(self) -> None:
+        assert self._tls is not None and self._handshake is not None
+        try:
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        except ssl.SSLError as exc:
+            self._handshake.set_exception(exc)
+        else:
+            self._handshake.set_result(None)
+        if self._outgoing.pending:
+            self._send(self._outgoing.read())
+
+    def _end(self) -> None:
+        """The peer closed its side: what the protocol makes of it, then the connection is closed."""
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(ssl.SSLEOFError("the server closed the connection during the TLS handshake"))
+        elif not self._closed:
+            self._protocol.eof_received()
+        self._shut(None)
+
+    def _lose(self, exc: OSError) -> None:
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(exc)
+        self._shut(exc)
+
+    def _shut(self, exc: OSError | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._sock.fileno())
+        if self._unsent:
+            self._loop.remove_writer(self._sock.fileno())
+        self._sock.close()
+        self._loop.call_soon(self._protocol.connection_lost, exc)
+
+    # writing
+    def _send(self, data: bytes) -> None:
+        if self._unsent:
+            self._unsent += data
+            return
+        try:
+            sent = self._sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._lose(exc)
+            return
+        if sent < len(data):
+            self._unsent += data[sent:]
+            self._loop.add_writer(self._sock.fileno(), self._on_writable)
+
+    def _on_writable(self) -> None:
+        try:
+            sent = self._sock.send(self._unsent)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._lose(exc)
+            return
+        del self._unsent[:sent]
+        if not self._unsent:
+            self._loop.remove_writer(self._sock.fileno())
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The perf_counter time at which the kernel stamped the latest segment of a read (now, without a stamp)."""
+    now = time.perf_counter()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) in (8, 16):
+            seconds, nanoseconds = struct.unpack("qq" if len(data) == 16 else "ii", data)
+            age_s = (time.time_ns() - int(seconds) * 1_000_000_000 - int(nanoseconds)) / 1e9
+            return now - min(max(age_s, 0.0), 60.0)  # a wall-clock step never makes it later than now
+    return now
