@@ -1,19 +1,25 @@
-"""What the benchmarks share: a loopback target that answers after an exact delay, percentiles, the machine's
-idle-timer lateness, and the /proc readings and process handling that measure the other processes of a run."""
+"""What the benchmarks share: loopback targets that answer after a delay (one of them recording what each answer
+really took), percentiles, the machine's idle-timer lateness, and the /proc readings and process handling that
+measure the other processes of a run."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+SO_TIMESTAMPNS = 35  # Linux: the kernel's receive stamp of each segment, read with recvmsg
 
 
 async def serve_target(port_file: Path, delay_s: float) -> None:
@@ -40,10 +46,68 @@ async def serve_target(port_file: Path, delay_s: float) -> None:
         await stop.wait()
 
 
-def start_target(port_file: Path, delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
-    """Start serve_target in a process of its own (its answers never wait for the prober's work); return the
-    process and its URL."""
-    target = subprocess.Popen([sys.executable, __file__, str(port_file), str(delay_s)])
+def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
+    """Answer every HTTP request `delay_s` after it arrived, a thread per connection, and append to `record` what
+    it really took: a JSON line with the path, the request's arrival (the kernel's receive stamp, unix time) and
+    the seconds from then to the answer's write. A sleeping thread on a busy machine wakes late; the record says by
+    how much, so a prober's reading can be judged against what the target did, not what it was asked to do."""
+    lock = threading.Lock()
+    out = record.open("a", buffering=1)
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            head, arrived = b"", 0.0
+            while b"\r\n\r\n" not in head:
+                data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
+                if not data:
+                    return
+                head += data
+                for level, kind, stamp in ancillary:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        seconds, nanoseconds = struct.unpack("qq", stamp)
+                        arrived = seconds + nanoseconds / 1e9
+            arrived = arrived or time.time()
+            time.sleep(max(0.0, arrived + delay_s - time.time()))
+            sent = time.time()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            path = head.split(b" ", 2)[1].decode("latin-1") if head.count(b" ") >= 2 else ""
+            with lock:
+                out.write(json.dumps({"path": path, "arrived": arrived, "held_s": sent - arrived}) + "\n")
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    port_file.write_text(str(listener.getsockname()[1]))
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def target_record(record: Path) -> dict[str, list[tuple[float, float]]]:
+    """What serve_timed_target wrote: (arrival, seconds held) by path, in arrival order."""
+    by_path: dict[str, list[tuple[float, float]]] = {}
+    if record.exists():
+        for line in record.read_text().splitlines():
+            entry = json.loads(line)
+            by_path.setdefault(entry["path"], []).append((entry["arrived"], entry["held_s"]))
+    for entries in by_path.values():
+        entries.sort()
+    return by_path
+
+
+def held_after(entries: list[tuple[float, float]], since: float, within_s: float) -> float | None:
+    """How long the target held the first request of `entries` that arrived in [since, since + within_s]."""
+    index = bisect.bisect_left(entries, (since, -1.0))
+    if index < len(entries) and entries[index][0] <= since + within_s:
+        return entries[index][1]
+    return None
+
+
+def start_target(port_file: Path, delay_s: float, record: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start serve_target (or, with `record`, serve_timed_target) in a process of its own (its answers never
+    wait for the prober's work); return the process and its URL."""
+    target = subprocess.Popen([sys.executable, __file__, str(port_file), str(delay_s),
+                               *([str(record)] if record is not None else [])])
     deadline = time.monotonic() + 10
     while not port_file.exists() or not port_file.read_text():
         if time.monotonic() > deadline or target.poll() is not None:
@@ -155,7 +219,10 @@ def stop(process: subprocess.Popen[bytes], timeout_s: float = 5.0) -> None:
             process.wait(5)
 
 
-if __name__ == "__main__":  # python bench/common.py PORT_FILE DELAY_S: the target of start_target
-    import uvloop
+if __name__ == "__main__":  # python bench/common.py PORT_FILE DELAY_S [RECORD]: the target of start_target
+    if len(sys.argv) > 3:
+        serve_timed_target(Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        import uvloop
 
-    uvloop.run(serve_target(Path(sys.argv[1]), float(sys.argv[2])))
+        uvloop.run(serve_target(Path(sys.argv[1]), float(sys.argv[2])))

@@ -2,11 +2,14 @@
 
 Each scenario starts `prober run` on a generated agent.yaml: N checks of a loopback target that answers at
 once, at the interval that makes the rate (200 or 1,000 probes/s), and a `truth` check (every 250 ms) of a
-target of its own that answers in exactly 50 ms. Debian's Prometheus scrapes the agent every 15 s (or every
-2 s: the hard mode) the whole time, asking for OpenMetrics and gzip as it always does. In the same window,
-Debian's blackbox_exporter probes the same truth target at the same rate; its timing is its own
+target of its own that answers 50 ms after each request arrives. Debian's Prometheus scrapes the agent every
+15 s (or every 2 s: the hard mode) the whole time, asking for OpenMetrics and gzip as it always does. In the
+same window, Debian's blackbox_exporter probes the same truth target at the same rate; its timing is its own
 `probe_http_duration_seconds{phase="processing"}`, the truth check's is its `ttfb` phase (both: request sent to
-first byte), so "timing error" is each one's reading minus the 50 ms the target really took.
+first byte). "Timing error" is each one's reading minus 50 ms; "exact" is each reading minus what the target's
+own record says it held that request (from the kernel's stamp of the request's arrival to its answer's write),
+which takes the target's own lateness (a sleeping thread on a busy machine wakes late, for both probers alike)
+out of the comparison and leaves what each prober's measurement adds.
 
 Figures, per scenario (probe workers x rate x scrape interval), over a window after one full interval of
 warm-up: the truth check's false failures and skipped slots, every check's failures and skips, schedule lag
@@ -46,12 +49,14 @@ from typing import Any
 from common import (
     children_of,
     free_port,
+    held_after,
     pct,
     proc_cpu_s,
     proc_status_kib,
     start_blackbox,
     start_target,
     stop,
+    target_record,
     timer_lateness_ms,
 )
 
@@ -165,12 +170,15 @@ def _prometheus_value(port: int, query: str) -> float:
     return float(result[0]["value"][1]) if result else float("nan")
 
 
-def _drive_blackbox(port: int, truth_url: str, until: float, errors: list[float], failures: list[int]) -> None:
-    """Ask blackbox_exporter to probe the truth target once per TRUTH_INTERVAL_S until `until` (wall clock)."""
+def _drive_blackbox(port: int, truth_url: str, until: float, readings: list[tuple[float, float]],
+                    failures: list[int]) -> None:
+    """Ask blackbox_exporter to probe the truth target once per TRUTH_INTERVAL_S until `until` (wall clock);
+    `readings` gets (when it was asked, its processing time) for each probe."""
     query = urllib.parse.urlencode({"module": "http_2xx", "target": truth_url})
     slot = time.time()
     while slot < until:
         time.sleep(max(0.0, slot - time.time()))
+        asked = time.time()
         try:
             body = _get(f"http://127.0.0.1:{port}/probe?{query}", timeout_s=5).decode()
         except OSError:
@@ -180,7 +188,7 @@ def _drive_blackbox(port: int, truth_url: str, until: float, errors: list[float]
             if "\nprobe_success 1" not in body or processing is None:
                 failures.append(1)
             else:
-                errors.append(float(processing.group(1)) - TRUTH_DELAY_S)
+                readings.append((asked, float(processing.group(1))))
         slot += TRUTH_INTERVAL_S
 
 
@@ -191,21 +199,21 @@ def _log_time(line: dict[str, Any]) -> float:
 def _runs_in(log: Path, scenario: Scenario, w0: float, w1: float) -> dict[str, Any]:
     """The log's story of the window: lags, truth's timing, failures and skips."""
     lags: list[float] = []
-    truth_errors: list[float] = []
-    figures = {"runs": 0, "failed": 0, "inconclusive": 0, "skipped": 0, "truth_runs": 0, "truth_failed": 0,
-               "truth_skipped": 0}
+    truth: list[tuple[float, float]] = []  # (started_at, ttfb) of each truth run
+    figures: dict[str, Any] = {"runs": 0, "failed": 0, "inconclusive": 0, "skipped": 0, "truth_runs": 0,
+                               "truth_failed": 0, "truth_skipped": 0}
     offsets: dict[str, float] = {}
     for line in _log_lines(log):
         check = line.get("check")
         if not isinstance(check, str):
             continue
-        truth = check == "truth"
+        is_truth = check == "truth"
         if line.get("msg") == "run skipped" and w0 <= _log_time(line) < w1:
             figures["skipped"] += line["slots"]
-            figures["truth_skipped"] += line["slots"] if truth else 0
+            figures["truth_skipped"] += line["slots"] if is_truth else 0
         if line.get("msg") != "run finished" or not w0 <= line["started_at"] < w1:
             continue
-        interval = TRUTH_INTERVAL_S if truth else scenario.interval_s
+        interval = TRUTH_INTERVAL_S if is_truth else scenario.interval_s
         offset = offsets.setdefault(check, first_offset_s(check, interval))
         lag = (line["started_at"] - offset) % interval
         lags.append(lag - interval if lag > interval - EARLY_S else lag)  # a timer that fired a hair early
@@ -213,14 +221,24 @@ def _runs_in(log: Path, scenario: Scenario, w0: float, w1: float) -> dict[str, A
         inconclusive = line.get("counted") == "inconclusive"  # failed on time while the agent ran late
         figures["inconclusive"] += 1 if inconclusive else 0
         figures["failed"] += 0 if line["ok"] or inconclusive else 1
-        if truth:
+        if is_truth:
             figures["truth_runs"] += 1
             figures["truth_failed"] += 0 if line["ok"] or inconclusive else 1
             if "ttfb" in line["phases"]:
-                truth_errors.append(line["phases"]["ttfb"] - TRUTH_DELAY_S)
-    figures.update(lag_p50_ms=pct(lags, 0.5) * 1000, lag_p99_ms=pct(lags, 0.99) * 1000,
-                   truth_err_p50_ms=pct(truth_errors, 0.5) * 1000, truth_err_p99_ms=pct(truth_errors, 0.99) * 1000)
+                truth.append((line["started_at"], line["phases"]["ttfb"]))
+    figures.update(lag_p50_ms=pct(lags, 0.5) * 1000, lag_p99_ms=pct(lags, 0.99) * 1000, truth_readings=truth)
     return figures
+
+
+def _timing_errors(name: str, readings: list[tuple[float, float]], record: Path, within_s: float) -> dict[str, float]:
+    """Each reading's error (ms) against the 50 ms the target was asked for, and against what the target's own
+    record says it held that request ("exact": what a prober's measurement adds, with the target's lateness out)."""
+    held = target_record(record).get(f"/{name}", [])
+    errors = [reading - TRUTH_DELAY_S for _, reading in readings]
+    exact = [reading - h for asked, reading in readings if (h := held_after(held, asked, within_s)) is not None]
+    return {"err_p50_ms": pct(errors, 0.5) * 1000, "err_p99_ms": pct(errors, 0.99) * 1000,
+            "exact_p50_ms": pct(exact, 0.5) * 1000, "exact_p99_ms": pct(exact, 0.99) * 1000,
+            "matched": len(exact)}
 
 
 def _own_scrapes(agent_port: int, main_pid: int) -> dict[str, Any]:
@@ -253,7 +271,7 @@ def run_scenario(scenario: Scenario, seconds: float, bulk_url: str, truth_url: s
                  targets: dict[str, int], blackbox: tuple[subprocess.Popen[bytes], int] | None) -> dict[str, Any]:
     port = free_port()
     config = tmp / "agent.yaml"
-    config.write_text(_agent_yaml(scenario, port, bulk_url, truth_url))
+    config.write_text(_agent_yaml(scenario, port, bulk_url, truth_url + "prober"))
     log = tmp / f"agent-{scenario.workers}-{scenario.rate:g}-{scenario.scrape_s:g}.log"
     with log.open("wb") as out:
         agent = subprocess.Popen([sys.executable, "-m", "prober", "run", "--config", str(config)],
@@ -269,12 +287,13 @@ def run_scenario(scenario: Scenario, seconds: float, bulk_url: str, truth_url: s
         if blackbox is not None:
             processes.pids["blackbox_exporter"] = [blackbox[0].pid]
         cpu0, w0 = processes.cpu_s(), time.time()
-        bb_errors: list[float] = []
+        bb_readings: list[tuple[float, float]] = []
         bb_failures: list[int] = []
         driver = None
         if blackbox is not None:
             driver = threading.Thread(target=_drive_blackbox,
-                                      args=(blackbox[1], truth_url, w0 + seconds, bb_errors, bb_failures))
+                                      args=(blackbox[1], truth_url + "blackbox", w0 + seconds, bb_readings,
+                                            bb_failures))
             driver.start()
         time.sleep(seconds)
         cpu1, w1 = processes.cpu_s(), time.time()
@@ -296,17 +315,21 @@ def run_scenario(scenario: Scenario, seconds: float, bulk_url: str, truth_url: s
             stop(prometheus)
         stop(agent, timeout_s=30)
     runs = _runs_in(log, scenario, w0, w1)
+    record = tmp / "truth.jsonl"
+    timing = {**{f"truth_{key}": value for key, value in
+                 _timing_errors("prober", runs.pop("truth_readings"), record, TRUTH_TIMEOUT_S).items()},
+              **{f"bb_{key}": value for key, value in _timing_errors("blackbox", bb_readings, record, 1.0).items()}}
     elapsed = w1 - w0
     cpu = {role: cpu1[role] - cpu0[role] for role in cpu0}
     return {
-        "scenario": scenario.name, "start_s": start_s, "elapsed_s": elapsed, **runs, **scrape, "own_scrapes": own,
+        "scenario": scenario.name, "start_s": start_s, "elapsed_s": elapsed, **runs, **timing, **scrape,
+        "own_scrapes": own,
         "probes_per_s": runs["runs"] / elapsed,
         "cpu_ms_per_probe": (cpu["agent main"] + cpu["probe workers"]) * 1000 / max(1, runs["runs"]),
         "cpu_share": {role: seconds_ / elapsed for role, seconds_ in cpu.items()},
         "rss_mib": sum(rss_kib.values()) / 1024, "rss_main_mib": rss_kib[agent.pid] / 1024,
         "exit_code": agent.returncode,
-        "bb_err_p50_ms": pct(bb_errors, 0.5) * 1000, "bb_err_p99_ms": pct(bb_errors, 0.99) * 1000,
-        "bb_probes": len(bb_errors) + len(bb_failures), "bb_failed": len(bb_failures),
+        "bb_probes": len(bb_readings) + len(bb_failures), "bb_failed": len(bb_failures),
     }
 
 
@@ -320,9 +343,13 @@ def _print_scenario(fig: dict[str, Any]) -> None:
     print(f"  probes/s {fig['probes_per_s']:.1f}   CPU/probe {fig['cpu_ms_per_probe']:.3f} ms   "
           f"RSS {fig['rss_mib']:.0f} MiB (main {fig['rss_main_mib']:.0f})")
     print(f"  schedule lag p50/p99 {fig['lag_p50_ms']:.2f} / {fig['lag_p99_ms']:.2f} ms")
-    print(f"  timing error p50/p99: prober {fig['truth_err_p50_ms']:.2f} / {fig['truth_err_p99_ms']:.2f} ms   "
-          f"blackbox_exporter {fig['bb_err_p50_ms']:.2f} / {fig['bb_err_p99_ms']:.2f} ms "
-          f"({fig['bb_probes']} probes, {fig['bb_failed']} failed)")
+    print(f"  timing error p50/p99 against 50 ms: prober {fig['truth_err_p50_ms']:.2f} / "
+          f"{fig['truth_err_p99_ms']:.2f} ms   blackbox_exporter {fig['bb_err_p50_ms']:.2f} / "
+          f"{fig['bb_err_p99_ms']:.2f} ms")
+    print(f"  timing error p50/p99 against the target's own record: prober {fig['truth_exact_p50_ms']:.2f} / "
+          f"{fig['truth_exact_p99_ms']:.2f} ms ({fig['truth_matched']} matched)   blackbox_exporter "
+          f"{fig['bb_exact_p50_ms']:.2f} / {fig['bb_exact_p99_ms']:.2f} ms ({fig['bb_matched']} matched; "
+          f"{fig['bb_probes']} probes, {fig['bb_failed']} failed)")
     print(f"  Prometheus scrapes: avg {fig['scrape_avg_ms']:.0f} ms, max {fig['scrape_max_ms']:.0f} ms, "
           f"{fig['samples_scraped']:.0f} samples, up min {fig['scrape_up_min']:.0f}")
     print(f"  CPU of one core: {shares}")
@@ -337,7 +364,7 @@ def _print_scenario(fig: dict[str, Any]) -> None:
 def print_summary(results: list[dict[str, Any]]) -> None:
     """One line per scenario: what the README quotes."""
     columns = ("probes/s", "truth fail/skip", "all fail/inconcl./skip", "lag p50/p99 ms", "error p50/p99 ms",
-               "blackbox ms", "CPU ms/probe", "RSS MiB", "scrape avg/max ms")
+               "blackbox ms", "exact p99 ms", "CPU ms/probe", "RSS MiB", "scrape avg/max ms")
     widths = [len(column) + 2 for column in columns]
     print(f"\n{'scenario':<40}" + "".join(f"{column:>{width}}" for column, width in zip(columns, widths, strict=True)))
     for fig in results:
@@ -346,7 +373,8 @@ def print_summary(results: list[dict[str, Any]]) -> None:
                  f"{fig['failed']}/{fig.get('inconclusive', 0)}/{fig['skipped']}",
                  f"{fig['lag_p50_ms']:.1f}/{fig['lag_p99_ms']:.1f}",
                  f"{fig['truth_err_p50_ms']:.1f}/{fig['truth_err_p99_ms']:.1f}",
-                 f"{fig['bb_err_p50_ms']:.1f}/{fig['bb_err_p99_ms']:.1f}", f"{fig['cpu_ms_per_probe']:.2f}",
+                 f"{fig['bb_err_p50_ms']:.1f}/{fig['bb_err_p99_ms']:.1f}",
+                 f"{fig['truth_exact_p99_ms']:.1f}/{fig['bb_exact_p99_ms']:.1f}", f"{fig['cpu_ms_per_probe']:.2f}",
                  f"{fig['rss_mib']:.0f}", f"{fig['scrape_avg_ms']:.0f}/{fig['scrape_max_ms']:.0f}")
         print(f"{name:<40}" + "".join(f"{cell:>{width}}" for cell, width in zip(cells, widths, strict=True)))
 
@@ -373,7 +401,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         bulk, bulk_url = start_target(tmp / "bulk.port", 0.0)
-        truth, truth_url = start_target(tmp / "truth.port", TRUTH_DELAY_S)
+        truth, truth_url = start_target(tmp / "truth.port", TRUTH_DELAY_S, tmp / "truth.jsonl")
         blackbox = start_blackbox(tmp, TRUTH_TIMEOUT_S)
         try:
             for workers in args.workers:

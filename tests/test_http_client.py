@@ -11,6 +11,7 @@ import pytest
 from yarl import URL
 
 from prober.config.models import HttpCheck
+from prober.http import connection
 from prober.http.body import BodyTooLargeError
 from prober.http.client import ProtocolError, Request, Response, exchange
 from prober.http.timing import AttemptTiming
@@ -130,6 +131,17 @@ async def test_an_answer_that_arrives_while_the_loop_is_blocked_is_timed_by_its_
     assert response.status == 200
     assert 0.050 <= timing.phases()[Phase.TTFB] < LOOP_BLOCK_S / 2, timing.phases()
     assert timing.ended_at is not None and timing.ended_at - sent < LOOP_BLOCK_S / 2
+
+
+async def test_without_kernel_receive_stamps_the_answer_is_timed_when_read(
+        fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connection, "_TIMESTAMPS", False)  # as on a system without SO_TIMESTAMPNS
+    timing = AttemptTiming()
+    request = Request(method="GET", url=URL(fault.url("/delay/50")), headers={}, body=None, max_body_bytes=1 << 20)
+    async with asyncio.timeout(5):
+        response = await exchange(request, timing)
+    assert response.body == b"ok"
+    assert 0.050 <= timing.phases()[Phase.TTFB] < 5
 
 
 async def test_https_without_a_tls_context_is_protocol() -> None:
