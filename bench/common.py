@@ -168,6 +168,16 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def steal_s() -> float:
+    """CPU seconds the hypervisor has given to others while this VM's vCPUs wanted to run, all cores, so far
+    (/proc/stat's steal): a window with steal measured the machine's neighbours, not the agent."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) / CLK_TCK if len(fields) > 8 else 0.0
+
+
 def proc_status_kib(pid: int, field: str) -> int:
     """A kB figure of /proc/pid/status (VmRSS, VmHWM); 0 once the process is gone."""
     try:

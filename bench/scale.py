@@ -55,6 +55,7 @@ from common import (
     proc_status_kib,
     start_blackbox,
     start_target,
+    steal_s,
     stop,
     target_record,
     timer_lateness_ms,
@@ -200,6 +201,7 @@ def _runs_in(log: Path, scenario: Scenario, w0: float, w1: float) -> dict[str, A
     """The log's story of the window: lags, truth's timing, failures and skips."""
     lags: list[float] = []
     truth: list[tuple[float, float]] = []  # (started_at, ttfb) of each truth run
+    failures: list[str] = []  # what the first few truth failures said
     figures: dict[str, Any] = {"runs": 0, "failed": 0, "inconclusive": 0, "skipped": 0, "truth_runs": 0,
                                "truth_failed": 0, "truth_skipped": 0}
     offsets: dict[str, float] = {}
@@ -224,9 +226,12 @@ def _runs_in(log: Path, scenario: Scenario, w0: float, w1: float) -> dict[str, A
         if is_truth:
             figures["truth_runs"] += 1
             figures["truth_failed"] += 0 if line["ok"] or inconclusive else 1
+            if not line["ok"] and not inconclusive and len(failures) < 5:
+                failures.append(f"{line['reason']}: {line.get('detail', '')}")
             if "ttfb" in line["phases"]:
                 truth.append((line["started_at"], line["phases"]["ttfb"]))
-    figures.update(lag_p50_ms=pct(lags, 0.5) * 1000, lag_p99_ms=pct(lags, 0.99) * 1000, truth_readings=truth)
+    figures.update(lag_p50_ms=pct(lags, 0.5) * 1000, lag_p99_ms=pct(lags, 0.99) * 1000, truth_readings=truth,
+                   truth_failures=failures)
     return figures
 
 
@@ -286,7 +291,7 @@ def run_scenario(scenario: Scenario, seconds: float, bulk_url: str, truth_url: s
                                **{role: [pid] for role, pid in targets.items()}})
         if blackbox is not None:
             processes.pids["blackbox_exporter"] = [blackbox[0].pid]
-        cpu0, w0 = processes.cpu_s(), time.time()
+        cpu0, w0, steal0 = processes.cpu_s(), time.time(), steal_s()
         bb_readings: list[tuple[float, float]] = []
         bb_failures: list[int] = []
         driver = None
@@ -296,7 +301,7 @@ def run_scenario(scenario: Scenario, seconds: float, bulk_url: str, truth_url: s
                                             bb_failures))
             driver.start()
         time.sleep(seconds)
-        cpu1, w1 = processes.cpu_s(), time.time()
+        cpu1, w1, steal1 = processes.cpu_s(), time.time(), steal_s()
         rss_kib = {pid: proc_status_kib(pid, "VmRSS") for pid in [agent.pid, *processes.pids["probe workers"]]}
         if driver is not None:
             driver.join(10)
@@ -327,6 +332,7 @@ def run_scenario(scenario: Scenario, seconds: float, bulk_url: str, truth_url: s
         "probes_per_s": runs["runs"] / elapsed,
         "cpu_ms_per_probe": (cpu["agent main"] + cpu["probe workers"]) * 1000 / max(1, runs["runs"]),
         "cpu_share": {role: seconds_ / elapsed for role, seconds_ in cpu.items()},
+        "steal_share": (steal1 - steal0) / elapsed,
         "rss_mib": sum(rss_kib.values()) / 1024, "rss_main_mib": rss_kib[agent.pid] / 1024,
         "exit_code": agent.returncode,
         "bb_probes": len(bb_readings) + len(bb_failures), "bb_failed": len(bb_failures),
@@ -340,6 +346,8 @@ def _print_scenario(fig: dict[str, Any]) -> None:
     print(f"  truth: {fig['truth_runs']} runs, {fig['truth_failed']} failed, {fig['truth_skipped']} skipped;  "
           f"all checks: {fig['runs']} runs, {fig['failed']} failed, {fig['inconclusive']} inconclusive, "
           f"{fig['skipped']} skipped")
+    for failure in fig["truth_failures"]:
+        print(f"    truth failed: {failure}")
     print(f"  probes/s {fig['probes_per_s']:.1f}   CPU/probe {fig['cpu_ms_per_probe']:.3f} ms   "
           f"RSS {fig['rss_mib']:.0f} MiB (main {fig['rss_main_mib']:.0f})")
     print(f"  schedule lag p50/p99 {fig['lag_p50_ms']:.2f} / {fig['lag_p99_ms']:.2f} ms")
@@ -352,7 +360,7 @@ def _print_scenario(fig: dict[str, Any]) -> None:
           f"{fig['bb_probes']} probes, {fig['bb_failed']} failed)")
     print(f"  Prometheus scrapes: avg {fig['scrape_avg_ms']:.0f} ms, max {fig['scrape_max_ms']:.0f} ms, "
           f"{fig['samples_scraped']:.0f} samples, up min {fig['scrape_up_min']:.0f}")
-    print(f"  CPU of one core: {shares}")
+    print(f"  CPU of one core: {shares}  (stolen by the hypervisor, all cores: {fig['steal_share'] * 100:.1f}%)")
     own = fig["own_scrapes"]
     print(f"  own scrapes ({own['series']} series, {own['series_per_check']} per check):")
     for key, value in own.items():
@@ -364,7 +372,7 @@ def _print_scenario(fig: dict[str, Any]) -> None:
 def print_summary(results: list[dict[str, Any]]) -> None:
     """One line per scenario: what the README quotes."""
     columns = ("probes/s", "truth fail/skip", "all fail/inconcl./skip", "lag p50/p99 ms", "error p50/p99 ms",
-               "blackbox ms", "exact p99 ms", "CPU ms/probe", "RSS MiB", "scrape avg/max ms")
+               "blackbox ms", "exact p99 ms", "CPU ms/probe", "RSS MiB", "scrape avg/max ms", "steal %")
     widths = [len(column) + 2 for column in columns]
     print(f"\n{'scenario':<40}" + "".join(f"{column:>{width}}" for column, width in zip(columns, widths, strict=True)))
     for fig in results:
@@ -375,7 +383,8 @@ def print_summary(results: list[dict[str, Any]]) -> None:
                  f"{fig['truth_err_p50_ms']:.1f}/{fig['truth_err_p99_ms']:.1f}",
                  f"{fig['bb_err_p50_ms']:.1f}/{fig['bb_err_p99_ms']:.1f}",
                  f"{fig['truth_exact_p99_ms']:.1f}/{fig['bb_exact_p99_ms']:.1f}", f"{fig['cpu_ms_per_probe']:.2f}",
-                 f"{fig['rss_mib']:.0f}", f"{fig['scrape_avg_ms']:.0f}/{fig['scrape_max_ms']:.0f}")
+                 f"{fig['rss_mib']:.0f}", f"{fig['scrape_avg_ms']:.0f}/{fig['scrape_max_ms']:.0f}",
+                 f"{fig['steal_share'] * 100:.1f}")
         print(f"{name:<40}" + "".join(f"{cell:>{width}}" for cell, width in zip(cells, widths, strict=True)))
 
 
