@@ -13,7 +13,7 @@ from yarl import URL
 from prober.config.models import HttpCheck
 from prober.http import connection
 from prober.http.body import BodyTooLargeError
-from prober.http.client import ProtocolError, Request, Response, exchange
+from prober.http.client import ProtocolError, Request, Response, exchange, exchange_within
 from prober.http.timing import AttemptTiming
 from prober.http.tls_contexts import TlsContexts
 from prober.probers.http import HttpProber
@@ -131,6 +131,29 @@ async def test_an_answer_that_arrives_while_the_loop_is_blocked_is_timed_by_its_
     assert response.status == 200
     assert 0.050 <= timing.phases()[Phase.TTFB] < LOOP_BLOCK_S / 2, timing.phases()
     assert timing.ended_at is not None and timing.ended_at - sent < LOOP_BLOCK_S / 2
+
+
+@pytest.mark.parametrize(("delay_ms", "answered"), [(50, True), (300, False)])
+async def test_an_answer_in_time_is_taken_though_the_loop_reads_it_after_the_deadline(
+        fault: FaultServer, delay_ms: int, answered: bool) -> None:
+    # a 100 ms bound; the loop is stuck 400 ms from the moment the request is sent, so it wakes to its deadline
+    # and the answer together: the answer that arrived at 50 ms is the run's, the one due at 300 ms a timeout
+    request = Request(method="GET", url=URL(fault.url(f"/delay/{delay_ms}")), headers={}, body=None,
+                      max_body_bytes=1 << 20)
+    timing = AttemptTiming()
+    start = time.perf_counter()
+    answer = asyncio.create_task(exchange_within(request, timing, start, 0.1))
+    async with asyncio.timeout(5):
+        while timing.stage() != "waiting for the response (ttfb)":  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.001)
+        time.sleep(0.4)  # noqa: ASYNC251 - blocking the loop is what this test is about
+        if answered:
+            response = await answer
+            assert response.body == b"ok"
+            assert timing.ended_at is not None and timing.ended_at - start < 0.1
+        else:
+            with pytest.raises(TimeoutError):
+                await answer
 
 
 async def test_without_kernel_receive_stamps_the_answer_is_timed_when_read(

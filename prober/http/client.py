@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
 import socket
 import ssl
@@ -109,6 +110,31 @@ async def exchange(request: Request, timing: AttemptTiming) -> Response:
             for name in [name for name in headers if name.lower() in ("authorization", "host")]:
                 del headers[name]
         url = target
+
+
+async def exchange_within(request: Request, timing: AttemptTiming, start: float, timeout_s: float) -> Response:
+    """`exchange`, bounded by `timeout_s` from `start` (perf_counter time): TimeoutError past it.
+
+    An answer whose last byte reached this host by the deadline (the kernel's stamp) is taken even when this loop
+    got to it only after the deadline (a stalled or starved worker wakes to its timer and the answer together): a
+    late agent never turns an answer that came in time into a timeout.
+    """
+    with timing:
+        task = asyncio.ensure_future(exchange(request, timing))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, start + timeout_s - time.perf_counter()))
+        if not done:
+            await asyncio.sleep(0)  # one more turn of the loop: it reads what had already arrived
+        elif task.exception() is not None:
+            return await task  # it failed (refused, reset, ...) before the deadline: that is the outcome
+        if timing.ended_at is None or timing.ended_at - start > timeout_s:  # no answer by the deadline
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # its connection closes before the timeout is reported
+            raise TimeoutError
+        return await task
+    finally:
+        task.cancel()  # a no-op once it is done; else the probe itself was cancelled (a stop)
 
 
 def _redirect_target(url: URL, location: str) -> URL:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import time
@@ -19,7 +18,7 @@ from prober.http.client import (
     Request,
     TooManyRedirectsError,
     basic_auth,
-    exchange,
+    exchange_within,
 )
 from prober.http.timing import AttemptTiming
 from prober.http.tls_contexts import TlsContexts
@@ -60,9 +59,7 @@ class HttpProber:
         start = time.perf_counter()
         timing = AttemptTiming()
         try:
-            async with asyncio.timeout(self.check.timeout):
-                with timing:
-                    response = await exchange(self._request, timing)
+            response = await exchange_within(self._request, timing, start, self.check.timeout)
         except TimeoutError:
             return self._result(Reason.TIMEOUT, started_at, start, timing,
                                 detail=f"no answer within {self.check.timeout:g}s (during {timing.stage()})")
