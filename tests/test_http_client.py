@@ -167,6 +167,23 @@ async def test_without_kernel_receive_stamps_the_answer_is_timed_when_read(
     assert 0.050 <= timing.phases()[Phase.TTFB] < 5
 
 
+def test_a_kernel_stamp_is_placed_right_though_the_process_is_preempted_while_reading_the_clocks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real_time_ns = time.time_ns
+    stalls = [0.005]
+
+    def preempted_time_ns() -> int:  # the first wall-clock reading comes 5 ms after the perf_counter one before it
+        if stalls:
+            time.sleep(stalls.pop())
+        return real_time_ns()
+
+    stamp_ns, stamp_perf = real_time_ns(), time.perf_counter()
+    monkeypatch.setattr(connection.time, "time_ns", preempted_time_ns)
+    placed = connection.perf_of_wall_ns(stamp_ns)
+    assert not stalls
+    assert abs(placed - stamp_perf) < 0.001, placed - stamp_perf
+
+
 async def test_https_without_a_tls_context_is_protocol() -> None:
     with pytest.raises(ProtocolError, match="without TLS settings"):
         await fetch("https://127.0.0.1:1/")
