@@ -25,6 +25,7 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     PROTOCOL = "protocol"
+    PACKET_LOSS = "packet_loss"  # icmp: more echo requests went unanswered than `expect.max_loss` allows
     STEP_FAILED = "step_failed"  # an assertion or Playwright error inside a journey step
     NAVIGATION = "navigation"  # a page that did not load (network error, DNS, refused) during a journey
     SCRIPT_ERROR = "script_error"  # the journey script's own fault: outside any step, import error, blocked loop
@@ -33,13 +34,19 @@ class Reason(StrEnum):
 
 
 class Phase(StrEnum):
-    """The phases of an HTTP exchange, in order; a phase that did not happen is absent, never 0."""
+    """The phases of a run, in order; a phase that did not happen is absent, never 0.
+
+    http: dns, connect, tls, ttfb, transfer; tcp: dns, connect, tls, ttfb (the first byte the server sent);
+    tls: dns, connect, tls; dns: connect (tcp and tls transports), query; grpc: query (the health call); icmp:
+    dns (its round trips have their own histogram).
+    """
 
     DNS = "dns"
     CONNECT = "connect"
     TLS = "tls"
     TTFB = "ttfb"
     TRANSFER = "transfer"
+    QUERY = "query"  # a DNS query or a gRPC health check: the request sent to its answer received
 
 
 class StepStatus(StrEnum):
@@ -102,6 +109,7 @@ class Result:
     detail: str = ""
     attempts: int = 1
     journey: JourneyOutcome | None = None
+    protocol: ProtocolOutcome | None = None
     counted: Counted = Counted.SLI
 
     def with_attempts(self, attempts: int) -> Result:
@@ -109,6 +117,69 @@ class Result:
 
     def counted_as(self, counted: Counted) -> Result:
         return dataclasses.replace(self, counted=counted)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Certificate:
+    """One certificate the server sent: whom it names, who issued it, and when it is valid (unix times)."""
+
+    subject: str
+    issuer: str
+    not_before: float
+    not_after: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsOutcome:
+    """The TLS session of a run (http, tcp, tls): version, cipher and the chain the server sent, leaf first.
+
+    `client_cert_not_after` is the expiry of the client certificate this check presented (mTLS), if any.
+    """
+
+    version: str  # "TLSv1.3"
+    cipher: str
+    chain: tuple[Certificate, ...] = ()
+    client_cert_not_after: float | None = None
+
+    @property
+    def earliest_not_after(self) -> float | None:
+        """The earliest expiry across the chain (blackbox_exporter's probe_ssl_earliest_cert_expiry)."""
+        return min((cert.not_after for cert in self.chain), default=None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DnsOutcome:
+    """The answer of a dns check's query: its rcode and the records in each section."""
+
+    rcode: str  # "NOERROR", "NXDOMAIN", ...
+    answers: int
+    authority: int
+    additional: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PingOutcome:
+    """The echo requests of an icmp run: how many were sent, each reply's round trip, the last reply's hop limit."""
+
+    sent: int
+    rtts_s: tuple[float, ...] = ()
+    hop_limit: int | None = None
+
+    @property
+    def received(self) -> int:
+        return len(self.rtts_s)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GrpcOutcome:
+    """A grpc health check's answer: the call's status code and, when it answered, the serving status."""
+
+    status_code: int  # grpc.StatusCode's number: 0 OK, 14 UNAVAILABLE, ...
+    serving_status: str | None = None  # "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", "UNKNOWN"
+
+
+ProtocolOutcome = TlsOutcome | DnsOutcome | PingOutcome | GrpcOutcome
+"""What a run of a protocol check measured beyond its phases (a journey's is `JourneyOutcome`)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from prober.config.units import parse_duration
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CHECK_KEYS_FROM_DEFAULTS = ("interval", "timeout", "attempts")
-_CHECK_TYPES = ("http", "journey")
+_CHECK_TYPES = ("http", "journey", "tcp", "dns", "icmp", "tls", "grpc")
 _SCALAR_MEMBERS = ("str", "int", "float", "bool")
 
 Loc = tuple[str | int, ...]

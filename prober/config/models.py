@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -18,9 +17,15 @@ from pydantic import (
 )
 from yarl import URL
 
+from prober.config.check_base import CheckBase, ClientTls, FilePath, Frozen, RegionName, resolve_file
+from prober.config.dns_check import DnsCheck
+from prober.config.grpc_check import GrpcCheck
+from prober.config.icmp_check import IcmpCheck
 from prober.config.jsonpath import parse_path
 from prober.config.maintenance import MaintenanceWindow
-from prober.config.slo import RulesConfig, Sla, Slo, SloGroup
+from prober.config.slo import RulesConfig, Sla, SloGroup
+from prober.config.tcp_check import TcpCheck
+from prober.config.tls_check import TlsCheck
 from prober.config.units import ByteSize, Duration
 
 LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
@@ -30,31 +35,7 @@ MAX_SHARDS = 1024
 MAX_PROBE_WORKERS = 64
 
 
-def _bounded_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", value):
-        raise ValueError(f"expected 1-63 characters of letters, digits, '_', '.', '-' (got {value!r})")
-    return value
-
-
-CheckName = Annotated[str, AfterValidator(_bounded_name)]
-RegionName = Annotated[str, AfterValidator(_bounded_name)]
 LabelValue = Annotated[str, StringConstraints(max_length=128)]
-
-
-def _resolve_file(value: str, info: ValidationInfo) -> str:
-    """Resolve a path relative to agent.yaml's folder and require that the file exists."""
-    base = (info.context or {}).get("base_dir", Path.cwd())
-    path = (Path(base) / value).resolve()
-    if not path.is_file():
-        raise ValueError(f"file not found: {path}")
-    return str(path)
-
-
-FilePath = Annotated[str, AfterValidator(_resolve_file)]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class BasicAuth(Frozen):
@@ -173,25 +154,16 @@ class HttpExpect(Frozen):
         return value
 
 
-class HttpTls(Frozen):
-    ca_file: FilePath | None = None
-    cert_file: FilePath | None = None
-    key_file: FilePath | None = None
-    insecure: bool = False
-    server_name: str | None = None
-
-
-class HttpCheck(Frozen):
+class HttpCheck(CheckBase):
     """One HTTP request per attempt on a fresh connection, checked against `expect`."""
 
-    name: CheckName
     type: Literal["http"]
     url: str
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     expect: HttpExpect = Field(default_factory=HttpExpect)
-    tls: HttpTls = Field(default_factory=HttpTls)
+    tls: ClientTls = Field(default_factory=ClientTls)
     ip_family: Literal["auto", "ip4", "ip6"] = "auto"
     follow_redirects: bool = True
     max_redirects: int = Field(default=10, ge=0, le=30)
@@ -199,12 +171,10 @@ class HttpCheck(Frozen):
     proxy: str | None = None
     basic_auth: BasicAuth | None = None
     bearer_token: str | None = None
-    interval: Duration = Field(gt=0)
-    timeout: Duration = Field(gt=0)
-    attempts: int = Field(ge=1, le=10)
-    slo: Slo | None = None
-    regions: list[RegionName] | None = Field(default=None, min_length=1)
-    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    @property
+    def max_duration_s(self) -> float | None:
+        return self.expect.max_duration
 
     @field_validator("url", "proxy")
     @classmethod
@@ -236,31 +206,24 @@ def _resolve_script(value: str, info: ValidationInfo) -> str:
         raise ValueError(f"expected file.py or file.py:function (got {value!r})")
     if not file.endswith(".py"):
         raise ValueError(f"a journey script is a .py file (got {value!r})")
-    path = _resolve_file(file, info)
+    path = resolve_file(file, info)
     return f"{path}:{function}" if sep else path
 
 
 JourneyParam = str | int | float | bool
 
 
-class JourneyCheck(Frozen):
+class JourneyCheck(CheckBase):
     """A journey script run in a worker process: browser steps (`j.page`) and/or HTTP calls (`j.http`).
 
     `params` from `${VAR}` are secret: never logged, exported, or left in artifacts (`secret_params` names more).
     """
 
-    name: CheckName
     type: Literal["journey"]
     script: Annotated[str, AfterValidator(_resolve_script)]
     params: dict[str, JourneyParam] = Field(default_factory=dict)
     secret_params: list[str] = Field(default_factory=list)
     fail_on_page_error: bool = False
-    interval: Duration = Field(gt=0)
-    timeout: Duration = Field(gt=0)
-    attempts: int = Field(ge=1, le=10)
-    slo: Slo | None = None
-    regions: list[RegionName] | None = Field(default=None, min_length=1)
-    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @property
     def script_path(self) -> str:
@@ -276,7 +239,8 @@ class JourneyCheck(Frozen):
         return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
 
 
-Check = Annotated[HttpCheck | JourneyCheck, Field(discriminator="type")]
+Check = Annotated[HttpCheck | JourneyCheck | TcpCheck | DnsCheck | IcmpCheck | TlsCheck | GrpcCheck,
+                  Field(discriminator="type")]
 """Every check type: a discriminated union on `type`."""
 
 

@@ -106,8 +106,7 @@ def duration_buckets(check: Check) -> tuple[float, ...]:
     """The duration buckets of a check: the defaults below its timeout (a run cannot take longer, so those
     buckets would always equal +Inf), plus its SLO latency threshold and max_duration."""
     threshold = check.slo.latency.threshold if check.slo and check.slo.latency else None
-    max_duration = check.expect.max_duration if isinstance(check, HttpCheck) else None
-    return buckets_with((b for b in CHECK_DURATION_BUCKETS_S if b < check.timeout), (threshold, max_duration))
+    return buckets_with((b for b in CHECK_DURATION_BUCKETS_S if b < check.timeout), (threshold, check.max_duration_s))
 
 
 @dataclass

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import ssl
 
-from prober.config.models import HttpTls
+from prober.config.check_base import ClientTls
 from prober.http.timing import TimedSSLContext
 
 
-def build_ssl_context(tls: HttpTls) -> ssl.SSLContext:
+def build_ssl_context(tls: ClientTls) -> ssl.SSLContext:
     """A verifying client context (unless `insecure`), trusting `ca_file` or the system store."""
     ctx = TimedSSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if tls.insecure:
@@ -31,9 +31,9 @@ class TlsContexts:
     """The contexts of one config load, keyed by the `tls:` block that made them."""
 
     def __init__(self) -> None:
-        self._contexts: dict[HttpTls, ssl.SSLContext] = {}
+        self._contexts: dict[ClientTls, ssl.SSLContext] = {}
 
-    def get(self, tls: HttpTls) -> ssl.SSLContext:
+    def get(self, tls: ClientTls) -> ssl.SSLContext:
         context = self._contexts.get(tls)
         if context is None:
             context = self._contexts[tls] = build_ssl_context(tls)
