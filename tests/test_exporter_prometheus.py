@@ -8,10 +8,30 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from prober.config.models import HttpCheck, JourneyCheck
+from prober.config.dns_check import DnsCheck
+from prober.config.grpc_check import GrpcCheck
+from prober.config.icmp_check import IcmpCheck
+from prober.config.models import Check, HttpCheck, JourneyCheck
+from prober.config.tcp_check import TcpCheck
+from prober.config.tls_check import TlsCheck
 from prober.exporters.check_series import MAX_STEP_LABELS
 from prober.exporters.prometheus import PrometheusExporter
-from prober.result import Counted, JourneyOutcome, PageEvent, Phase, Reason, Result, StepResult, StepStatus, Vital
+from prober.result import (
+    Certificate,
+    Counted,
+    DnsOutcome,
+    GrpcOutcome,
+    JourneyOutcome,
+    PageEvent,
+    Phase,
+    PingOutcome,
+    Reason,
+    Result,
+    StepResult,
+    StepStatus,
+    TlsOutcome,
+    Vital,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.txt"
 
@@ -77,10 +97,49 @@ def journey_result(name: str = "shop_checkout", reason: Reason = Reason.OK, run_
                   journey=outcome)
 
 
+def protocol_checks() -> list[Check]:
+    """One check of each protocol type, each with an SLO latency threshold off the default buckets."""
+    common = {"interval": "30s", "timeout": "10s", "attempts": 1,
+              "slo": {"availability": 99.9, "latency": {"threshold": "300ms", "target": 99}}}
+    return [
+        TcpCheck.model_validate({"name": "redis", "type": "tcp", "target": "127.0.0.1:6379", "tls": True, **common}),
+        TlsCheck.model_validate({"name": "cert", "type": "tls", "target": "127.0.0.1:443", **common}),
+        DnsCheck.model_validate({"name": "resolve", "type": "dns", "query_name": "example.com", **common}),
+        IcmpCheck.model_validate({"name": "ping", "type": "icmp", "target": "127.0.0.1",
+                                  "expect": {"max_rtt": "300ms"}, **common}),
+        GrpcCheck.model_validate({"name": "health", "type": "grpc", "target": "127.0.0.1:50051", **common}),
+    ]
+
+
+def protocol_result(name: str) -> Result:
+    """A passing run of one of `protocol_checks()`, with what its type measures."""
+    chain = (Certificate("CN=leaf", "CN=ca", 1.7e9, 1.9e9), Certificate("CN=ca", "CN=root", 1.6e9, 1.8e9))
+    tls = TlsOutcome(version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", chain=chain, client_cert_not_after=2.0e9)
+    connected = {Phase.CONNECT: 0.0002, Phase.TLS: 0.004}
+    runs = {
+        "redis": Result(check=name, ok=True, reason=Reason.OK, duration_s=0.01, started_at=time.time(),
+                        phases={**connected, Phase.TTFB: 0.001}, cert_not_after=1.8e9,
+                        protocol=TlsOutcome("TLSv1.3", "TLS_AES_256_GCM_SHA384", chain)),
+        "cert": Result(check=name, ok=True, reason=Reason.OK, duration_s=0.01, started_at=time.time(),
+                       phases={Phase.DNS: 0.001, **connected}, cert_not_after=1.8e9, protocol=tls),
+        "resolve": Result(check=name, ok=True, reason=Reason.OK, duration_s=0.003, started_at=time.time(),
+                          phases={Phase.QUERY: 0.003}, protocol=DnsOutcome("NOERROR", 2, 1, 0)),
+        "ping": Result(check=name, ok=True, reason=Reason.OK, duration_s=0.0004, started_at=time.time(),
+                       protocol=PingOutcome(sent=5, rtts_s=(0.0003, 0.0004, 0.0005, 0.0004), hop_limit=64)),
+        "health": Result(check=name, ok=True, reason=Reason.OK, duration_s=0.02, started_at=time.time(),
+                         phases={Phase.QUERY: 0.002}, protocol=GrpcOutcome(0, "SERVING")),
+    }
+    return runs[name]
+
+
 def fed_exporter() -> PrometheusExporter:
     exporter = PrometheusExporter(lambda: 0.002, AgentFigures())
-    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check()],
+    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check(), *protocol_checks()],
                        maintained=["shop_home", "shop_checkout"])
+    for protocol_check in protocol_checks():
+        run = protocol_result(protocol_check.name)
+        exporter.run_started(protocol_check.name, 0.001)
+        exporter.run_finished(run, run)
     exporter.run_started("shop_checkout", 0.001)
     exporter.run_finished(journey_result(), journey_result())
     failed = journey_result(reason=Reason.STEP_FAILED, run_id="20261125T100000Z-abc123")
@@ -138,10 +197,10 @@ def test_counters_gauges_and_labels() -> None:
     assert sample(text, "probe_http_status_code", **common) == 503
     assert sample(text, "probe_http_duration_seconds", phase="processing", **common) == 0.05
     assert sample(text, "probe_ssl_earliest_cert_expiry", **common) == 1.8e9
-    assert sample(text, "prober_http_phase_duration_seconds_count", phase="ttfb", **common) == 3
-    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 5
+    assert sample(text, "prober_check_phase_duration_seconds_count", phase="ttfb", **common) == 3
+    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 10
     assert sample(text, "prober_config_last_reload_successful", region="eu-west-1") == 1
-    assert sample(text, "prober_checks_configured", region="eu-west-1") == 2
+    assert sample(text, "prober_checks_configured", region="eu-west-1") == 7
     assert sample(text, "prober_runs_in_flight", region="eu-west-1") == 0
     assert "_created" not in text
 
@@ -264,3 +323,52 @@ def test_series_per_check_type_are_pinned() -> None:
         failed = result("https", Reason.CONNECT)
         exporter.run_finished(failed, failed)
         assert series_of(exporter, "https") == expected["https"] + 2
+
+
+def test_series_of_each_protocol_type_are_pinned() -> None:
+    """The README's series table for tcp, tls, dns, icmp and grpc checks (with an SLO threshold off the default
+    buckets), after a passing run: every SLI counter, the duration histogram, and the type's gauges."""
+    exporter = PrometheusExporter(lambda: 0.0)
+    checks = protocol_checks()
+    exporter.configure("eu", {}, checks)
+    for protocol_check in checks:
+        run = protocol_result(protocol_check.name)
+        exporter.run_finished(run, run)
+    expected = {"redis": 29, "cert": 32, "resolve": 28, "ping": 40, "health": 30}  # cert: with a client cert
+    assert max(expected.values()) <= 40  # the budget of an HTTPS check holds for every type
+    assert all(count <= 40 for name, count in expected.items() if name != "ping")  # the budget of an HTTPS check
+
+
+def test_what_each_protocol_type_exports() -> None:
+    text = scrape(fed_exporter())
+    region = {"region": "eu-west-1", "provider": "aws"}
+    assert sample(text, "probe_ssl_earliest_cert_expiry", check="redis", **region) == 1.8e9  # the chain's earliest
+    assert sample(text, "probe_tls_version_info", check="cert", version="TLSv1.3", **region) == 1
+    assert sample(text, "probe_tls_cipher_info", check="cert", cipher="TLS_AES_256_GCM_SHA384", **region) == 1
+    assert sample(text, "prober_tls_client_cert_expiry_timestamp_seconds", check="cert", **region) == 2.0e9
+    assert "probe_tls_version_info{check=\"redis\"" not in text  # version and cipher: tls checks only
+    assert sample(text, "probe_dns_answer_rrs", check="resolve", **region) == 2
+    assert sample(text, "probe_dns_authority_rrs", check="resolve", **region) == 1
+    assert sample(text, "probe_dns_duration_seconds", check="resolve", phase="request", **region) == 0.003
+    assert sample(text, "prober_icmp_packets_sent_total", check="ping", **region) == 5
+    assert sample(text, "prober_icmp_packets_received_total", check="ping", **region) == 4
+    assert sample(text, "prober_icmp_rtt_seconds_count", check="ping", **region) == 4
+    assert sample(text, "prober_icmp_rtt_seconds_bucket", check="ping", le="0.3", **region) == 4  # max_rtt bucket
+    assert sample(text, "probe_icmp_duration_seconds", check="ping", phase="rtt", **region) == 0.0004
+    assert sample(text, "probe_icmp_reply_hop_limit", check="ping", **region) == 64
+    assert sample(text, "probe_grpc_status_code", check="health", **region) == 0
+    assert sample(text, "probe_grpc_healthcheck_response", check="health", serving_status="SERVING", **region) == 1
+    assert sample(text, "probe_grpc_healthcheck_response", check="health", serving_status="NOT_SERVING",
+                  **region) == 0
+    assert sample(text, "prober_check_phase_duration_seconds_sum", check="health", phase="query", **region) == 0.002
+
+
+def test_icmp_packets_of_runs_kept_out_of_the_slis_are_not_counted() -> None:
+    exporter = PrometheusExporter(lambda: 0.0)
+    exporter.configure("eu", {}, protocol_checks())
+    run = protocol_result("ping")
+    exporter.run_finished(run, run)
+    exporter.run_finished(run.counted_as(Counted.INCONCLUSIVE), run)
+    text = scrape(exporter)
+    assert sample(text, "prober_icmp_packets_sent_total", check="ping") == 5
+    assert sample(text, "prober_icmp_rtt_seconds_count", check="ping") == 4

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from prober.config.icmp_check import IcmpCheck
 from prober.config.models import Check, HttpCheck
 from prober.exporters.exposition import (
     Family,
@@ -25,11 +26,24 @@ from prober.exporters.histogram import (
     CHECK_DURATION_BUCKETS_S,
     CLS_BUCKETS,
     PHASE_BUCKETS_S,
+    RTT_BUCKETS_S,
     WEB_VITAL_BUCKETS_S,
     Histogram,
     buckets_with,
 )
-from prober.result import Counted, PageEvent, Phase, Reason, Result, StepStatus, Vital
+from prober.result import (
+    Counted,
+    DnsOutcome,
+    GrpcOutcome,
+    PageEvent,
+    Phase,
+    PingOutcome,
+    Reason,
+    Result,
+    StepStatus,
+    TlsOutcome,
+    Vital,
+)
 
 log = logging.getLogger("prober.exporter")
 
@@ -38,11 +52,8 @@ MAX_STEP_LABELS = 32
 `step="_other"` series for the rest, and a warning says so."""
 OTHER_STEP = "_other"
 
-BLACKBOX_PHASES = {
-    Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls", Phase.TTFB: "processing",
-    Phase.TRANSFER: "transfer",
-}
-"""Our phase names -> blackbox_exporter's `probe_http_duration_seconds{phase}` names."""
+SERVING_STATUSES = ("UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN")
+"""grpc.health.v1's serving statuses: blackbox_exporter's `probe_grpc_healthcheck_response` has one series each."""
 
 RUNS = Family("prober_check_runs", "counter",
               "Finished runs of the check that count toward its SLIs, each once after its attempts (inconclusive "
@@ -68,19 +79,69 @@ IN_MAINTENANCE = Family("prober_check_in_maintenance", "gauge",
                         "Whether the check is inside one of its maintenance windows now (1) or not (0); only checks "
                         "that have maintenance windows.")
 DURATION = Family("prober_check_duration_seconds", "histogram",
-                  "Duration of finished runs counted toward the SLIs (the final attempt), in seconds.")
-_PHASE_HELP = "Duration of each HTTP phase that happened, summed over redirects, in seconds."
-PHASES = Family("prober_http_phase_duration_seconds", "summary", _PHASE_HELP)
-PHASES_HISTOGRAM = Family("prober_http_phase_duration_seconds", "histogram", _PHASE_HELP)
+                  "Duration of finished runs counted toward the SLIs (the final attempt), in seconds; for icmp, "
+                  "the mean round trip of the run's replies.")
+_PHASE_HELP = ("Duration of each phase that happened in finished runs counted toward the SLIs (http: dns, connect, "
+               "tls, ttfb, transfer, summed over redirects; tcp: dns, connect, tls, ttfb; tls: dns, connect, tls; "
+               "dns: connect, query; grpc: query; icmp: dns), in seconds.")
+PHASES = Family("prober_check_phase_duration_seconds", "summary", _PHASE_HELP)
+PHASES_HISTOGRAM = Family("prober_check_phase_duration_seconds", "histogram", _PHASE_HELP)
 SUCCESS = Family("probe_success", "gauge", "Whether the last finished run of the check succeeded (1) or not (0).")
 PROBE_DURATION = Family("probe_duration_seconds", "gauge",
-                        "Duration of the last finished run of the check, in seconds.")
+                        "Duration of the last finished run of the check, in seconds (icmp: its mean round trip).")
 STATUS_CODE = Family("probe_http_status_code", "gauge",
                      "HTTP status code of the last run's final response (0: none); HTTP checks only.")
-BB_PHASES = Family("probe_http_duration_seconds", "gauge",
-                   "Duration of each HTTP phase of the last run, in seconds (blackbox_exporter names).")
+BB_HTTP_PHASES = Family("probe_http_duration_seconds", "gauge",
+                        "Duration of each phase of the last run of an http check, in seconds (blackbox_exporter "
+                        "names: resolve, connect, tls, processing, transfer).")
+BB_DNS_PHASES = Family("probe_dns_duration_seconds", "gauge",
+                       "Duration of each phase of the last run of a dns check, in seconds (blackbox_exporter names: "
+                       "connect, request).")
+BB_GRPC_PHASES = Family("probe_grpc_duration_seconds", "gauge",
+                        "Duration of the health call of the last run of a grpc check (phase check), in seconds "
+                        "(blackbox_exporter names).")
+BB_ICMP_PHASES = Family("probe_icmp_duration_seconds", "gauge",
+                        "Phases of the last run of an icmp check, in seconds (blackbox_exporter names): resolve, "
+                        "and rtt, the mean round trip of its replies.")
+BLACKBOX_PHASES: dict[str, tuple[Family, dict[Phase, str]]] = {
+    "http": (BB_HTTP_PHASES, {Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls",
+                              Phase.TTFB: "processing", Phase.TRANSFER: "transfer"}),
+    "dns": (BB_DNS_PHASES, {Phase.CONNECT: "connect", Phase.QUERY: "request"}),
+    "grpc": (BB_GRPC_PHASES, {Phase.QUERY: "check"}),
+    "icmp": (BB_ICMP_PHASES, {Phase.DNS: "resolve"}),
+}
+"""Check type -> blackbox_exporter's family of last-run phase gauges and its names for our phases."""
 CERT_EXPIRY = Family("probe_ssl_earliest_cert_expiry", "gauge",
-                     "Expiry of the leaf TLS certificate seen by the last TLS run, as a unix timestamp.")
+                     "Earliest expiry across the certificate chain the server sent in the last TLS run (http, tcp "
+                     "and tls checks), as a unix timestamp.")
+TLS_VERSION = Family("probe_tls_version_info", "gauge",
+                     "The TLS version of the last run of a tls check (always 1, the version is the label).")
+TLS_CIPHER = Family("probe_tls_cipher_info", "gauge",
+                    "The cipher suite of the last run of a tls check (always 1, the cipher is the label).")
+CLIENT_CERT_EXPIRY = Family("prober_tls_client_cert_expiry_timestamp_seconds", "gauge",
+                            "Expiry of the client certificate (mTLS) that the check presents, as a unix timestamp; "
+                            "only checks with one, after their first TLS run.")
+DNS_ANSWER_RRS = Family("probe_dns_answer_rrs", "gauge", "Records in the answer section of the last dns run.")
+DNS_AUTHORITY_RRS = Family("probe_dns_authority_rrs", "gauge",
+                           "Records in the authority section of the last dns run.")
+DNS_ADDITIONAL_RRS = Family("probe_dns_additional_rrs", "gauge",
+                            "Records in the additional section of the last dns run.")
+ICMP_SENT = Family("prober_icmp_packets_sent", "counter",
+                   "Echo requests sent by the runs of an icmp check counted toward the SLIs. Cumulative: loss over "
+                   "any window is 1 - rate(received) / rate(sent).")
+ICMP_RECEIVED = Family("prober_icmp_packets_received", "counter",
+                       "Echo replies received in time by the runs of an icmp check counted toward the SLIs. "
+                       "Cumulative.")
+ICMP_RTT = Family("prober_icmp_rtt_seconds", "histogram",
+                  "Round trip of each echo reply received by the runs of an icmp check counted toward the SLIs, in "
+                  "seconds; buckets include expect.max_rtt.")
+ICMP_HOP_LIMIT = Family("probe_icmp_reply_hop_limit", "gauge",
+                        "The TTL (IPv4) or hop limit (IPv6) of the last echo reply of the last icmp run.")
+GRPC_STATUS = Family("probe_grpc_status_code", "gauge",
+                     "The gRPC status code of the last health call of a grpc check (0: OK; -1: no call made).")
+GRPC_SERVING = Family("probe_grpc_healthcheck_response", "gauge",
+                      "The serving status that the last health call of a grpc check answered: 1 on the series of "
+                      "that status, 0 on the others.")
 _STEP_HELP = "Duration of each journey step that ran (passed or failed), in seconds."
 STEP_DURATION = Family("prober_step_duration_seconds", "summary", _STEP_HELP)
 STEP_DURATION_HISTOGRAM = Family("prober_step_duration_seconds", "histogram", _STEP_HELP)
@@ -98,8 +159,16 @@ def check_families(phase_histograms: bool) -> tuple[Family, ...]:
     """The per-check families in the order they are exported; `CheckSeries.lines` renders them in this order."""
     return (RUNS, SUCCESSES, FAILURES, FIRST_FAILURES, ATTEMPTS, SKIPPED, INCONCLUSIVE, MAINTENANCE_RUNS,
             IN_MAINTENANCE, DURATION, PHASES_HISTOGRAM if phase_histograms else PHASES, SUCCESS, PROBE_DURATION,
-            STATUS_CODE, BB_PHASES, CERT_EXPIRY, STEP_DURATION_HISTOGRAM if phase_histograms else STEP_DURATION,
-            STEP_FAILURES, VITALS, PAGE_EVENTS)
+            STATUS_CODE, BB_HTTP_PHASES, BB_DNS_PHASES, BB_GRPC_PHASES, BB_ICMP_PHASES, CERT_EXPIRY, TLS_VERSION,
+            TLS_CIPHER, CLIENT_CERT_EXPIRY, DNS_ANSWER_RRS, DNS_AUTHORITY_RRS, DNS_ADDITIONAL_RRS, ICMP_SENT,
+            ICMP_RECEIVED, ICMP_RTT, ICMP_HOP_LIMIT, GRPC_STATUS, GRPC_SERVING,
+            STEP_DURATION_HISTOGRAM if phase_histograms else STEP_DURATION, STEP_FAILURES, VITALS, PAGE_EVENTS)
+
+
+def rtt_buckets(check: Check) -> tuple[float, ...]:
+    """An icmp check's round-trip buckets: RTT_BUCKETS_S below its timeout, plus its expect.max_rtt."""
+    max_rtt = check.expect.max_rtt if isinstance(check, IcmpCheck) else None
+    return buckets_with((b for b in RTT_BUCKETS_S if b < check.timeout), (max_rtt,))
 
 
 def duration_buckets(check: Check) -> tuple[float, ...]:
@@ -132,6 +201,8 @@ class CheckSeries:
         self.steps: dict[str, _Step] = {}
         self.vitals: dict[Vital, Histogram] = {}
         self.page_events: dict[PageEvent, int] = {}
+        self.packets_sent = self.packets_received = 0
+        self.rtt = Histogram(rtt_buckets(check)) if isinstance(check, IcmpCheck) else None
         self.last: Result | None = None
         self._lines: list[str] | None = None
         self._prefixes: dict[tuple[str, str], list[str]] = {}
@@ -143,6 +214,9 @@ class CheckSeries:
         bounds = duration_buckets(check)
         if bounds != self.duration.bounds:
             self.duration = Histogram(bounds)  # new buckets cannot inherit old counts
+        rtt_bounds = rtt_buckets(check) if isinstance(check, IcmpCheck) else None
+        if rtt_bounds is None or self.rtt is None or rtt_bounds != self.rtt.bounds:
+            self.rtt = Histogram(rtt_bounds) if rtt_bounds is not None else None
         if phase_histograms != self.phase_histograms:
             self.phase_histograms = phase_histograms
             self.phases.clear()
@@ -180,6 +254,12 @@ class CheckSeries:
             histogram.observe(seconds)
         if result.journey is not None:
             self._journey_finished(result)
+        if isinstance(result.protocol, PingOutcome):
+            self.packets_sent += result.protocol.sent
+            self.packets_received += result.protocol.received
+            if self.rtt is not None:
+                for rtt_s in result.protocol.rtts_s:
+                    self.rtt.observe(rtt_s)
 
     def _step_histogram(self) -> Histogram:
         return Histogram(CHECK_DURATION_BUCKETS_S if self.phase_histograms else ())
@@ -254,6 +334,13 @@ class CheckSeries:
         step_name = STEP_DURATION.name
         is_http = isinstance(self.check, HttpCheck)
         steps = {escape_label_value(name): step for name, step in self.steps.items()}
+        outcome = last.protocol if last is not None else None
+        tls = outcome if isinstance(outcome, TlsOutcome) else None
+        answer = outcome if isinstance(outcome, DnsOutcome) else None
+        ping = outcome if isinstance(outcome, PingOutcome) else None
+        grpc = outcome if isinstance(outcome, GrpcOutcome) else None
+        is_tls_check = self.check.type == "tls"
+        is_icmp = isinstance(self.check, IcmpCheck)
         return [
             one(RUNS, self.runs),
             one(SUCCESSES, self.successes),
@@ -269,13 +356,44 @@ class CheckSeries:
             "" if last is None else one(SUCCESS, 1 if last.ok else 0),
             "" if last is None else one(PROBE_DURATION, last.duration_s),
             "" if last is None or not is_http else one(STATUS_CODE, last.status_code or 0),
-            "" if last is None else by(BB_PHASES, "phase", {BLACKBOX_PHASES[p]: s for p, s in last.phases.items()}),
+            *self._blackbox_phases(last),
             "" if last is None or last.cert_not_after is None else one(CERT_EXPIRY, last.cert_not_after),
+            "" if tls is None or not is_tls_check else by(TLS_VERSION, "version", {escape_label_value(tls.version): 1}),
+            "" if tls is None or not is_tls_check else by(TLS_CIPHER, "cipher", {escape_label_value(tls.cipher): 1}),
+            "" if tls is None or tls.client_cert_not_after is None else one(CLIENT_CERT_EXPIRY,
+                                                                           tls.client_cert_not_after),
+            "" if answer is None else one(DNS_ANSWER_RRS, answer.answers),
+            "" if answer is None else one(DNS_AUTHORITY_RRS, answer.authority),
+            "" if answer is None else one(DNS_ADDITIONAL_RRS, answer.additional),
+            one(ICMP_SENT, self.packets_sent) if is_icmp else "",
+            one(ICMP_RECEIVED, self.packets_received) if is_icmp else "",
+            self._histogram(ICMP_RTT.name, "", self.rtt) if self.rtt is not None else "",
+            "" if ping is None or ping.hop_limit is None else one(ICMP_HOP_LIMIT, ping.hop_limit),
+            "" if self.check.type != "grpc" or last is None else one(GRPC_STATUS,
+                                                                     grpc.status_code if grpc else -1),
+            "" if grpc is None or grpc.serving_status is None else by(
+                GRPC_SERVING, "serving_status",
+                {status: int(status == grpc.serving_status) for status in SERVING_STATUSES}),
             "".join(self._histogram(step_name, f',step="{n}"', s.duration) for n, s in steps.items()),
             by(STEP_FAILURES, "step", {n: s.failures for n, s in steps.items()}),
             "".join(self._histogram(VITALS.name, f',vital="{v.value}"', h) for v, h in self.vitals.items()),
             by(PAGE_EVENTS, "kind", {e.value: n for e, n in self.page_events.items()}),
         ]
+
+    def _blackbox_phases(self, last: Result | None) -> list[str]:
+        """The last run's phases in blackbox_exporter's family of the check's type (one entry per such family)."""
+        out = ["", "", "", ""]
+        kind = BLACKBOX_PHASES.get(self.check.type)
+        if last is None or kind is None:
+            return out
+        family, names = kind
+        values = {names[p]: s for p, s in last.phases.items() if p in names}
+        if isinstance(last.protocol, PingOutcome) and last.protocol.rtts_s:
+            values["rtt"] = last.duration_s  # an icmp run's duration is its mean round trip
+        lbl = self.labels
+        out[(BB_HTTP_PHASES, BB_DNS_PHASES, BB_GRPC_PHASES, BB_ICMP_PHASES).index(family)] = "".join(
+            f'{family.sample}{{{lbl},phase="{key}"}} {number(value)}\n' for key, value in values.items())
+        return out
 
     def _histogram(self, name: str, extra: str, histogram: Histogram) -> str:
         """A histogram's lines (buckets, count, sum), or a summary's (count, sum) when it has no bounds."""

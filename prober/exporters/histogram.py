@@ -11,6 +11,8 @@ WEB_VITAL_BUCKETS_S = (0.025, 0.05, 0.1, 0.2, 0.5, 0.8, 1.0, 1.8, 2.5, 3.0, 4.0,
 """Seconds; includes web.dev's good/poor bounds: TTFB 0.8/1.8, FCP 1.8/3, LCP 2.5/4, INP 0.2/0.5."""
 CLS_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0)
 """Unitless; includes web.dev's good/poor bounds for CLS: 0.1/0.25."""
+RTT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+"""ICMP round trips: a loopback or LAN reply falls in the first bucket, a slower one than 1 s in +Inf."""
 SCHEDULE_LAG_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0)
 
 
