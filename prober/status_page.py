@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-PHASES = ("dns", "connect", "tls", "ttfb", "transfer")
+PHASES = ("dns", "connect", "tls", "ttfb", "transfer", "query")
 NONE = "&ndash;"  # shown where there is no value yet
 MIN_SPARK_SLOTS = 30
 _CSS = """
@@ -62,6 +62,8 @@ def _page(title: str, region: str, body: str) -> str:
 def _ms(seconds: float | None) -> str:
     if seconds is None:
         return NONE
+    if seconds < 0.01:  # a loopback ping or a LAN connect: tenths of a millisecond matter
+        return f"{seconds * 1000:.2f} ms"
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
 
@@ -139,6 +141,31 @@ def _waterfall(phases: dict[str, float]) -> str:
     return f'<h2>Phases of the last run</h2><table class="waterfall">{"".join(rows)}</table>' if rows else ""
 
 
+def _protocol(protocol: dict[str, Any]) -> str:
+    """What a protocol check's last run measured: the TLS chain, a ping's statistics, a DNS or grpc answer."""
+    kind = protocol["kind"]
+    if kind == "tls":
+        rows = "".join(f'<tr><td>{escape(c["subject"])}<div class="detail">issued by {escape(c["issuer"])}</div></td>'
+                       f'<td class="num">{_utc(c["not_after"])}</td><td class="num">{c["days_left"]:.1f}</td></tr>'
+                       for c in protocol["chain"])
+        head = f'<p>{escape(protocol["version"])} · {escape(protocol["cipher"])}</p>'
+        return (f"<h2>TLS</h2>{head}<table><thead><tr><th>certificate the server sent</th><th>expires</th>"
+                f"<th>days left</th></tr></thead><tbody>{rows}</tbody></table>")
+    if kind == "icmp":
+        loss = NONE if protocol["loss"] is None else f"{protocol['loss'] * 100:.1f}%"
+        cards = [("replies", f"{protocol['received']}/{protocol['sent']}"), ("loss", loss),
+                 ("rtt min", _ms(protocol["rtt_min_s"])), ("rtt avg", _ms(protocol["rtt_avg_s"])),
+                 ("rtt max", _ms(protocol["rtt_max_s"])), ("rtt mdev", _ms(protocol["rtt_mdev_s"]))]
+    elif kind == "dns":
+        cards = [("rcode", escape(protocol["rcode"])), ("answers", str(protocol["answers"])),
+                 ("authority", str(protocol["authority"])), ("additional", str(protocol["additional"]))]
+    else:
+        cards = [("grpc status", str(protocol["status_code"])),
+                 ("serving status", escape(protocol["serving_status"] or NONE))]
+    return ('<h2>Last answer</h2><div class="cards">'
+            + "".join(f'<div class="card"><span>{k}</span><b>{v}</b></div>' for k, v in cards) + "</div>")
+
+
 def _journey(journey: dict[str, Any]) -> str:
     parts = []
     failed = next((s for s in journey["steps"] if s["status"] == "failed"), None)
@@ -204,6 +231,8 @@ def check_html(view: dict[str, Any]) -> str:
             body.append(_journey(last["journey"]))
         else:
             body.append(_waterfall(last["phases"]))
+        if "protocol" in last:
+            body.append(_protocol(last["protocol"]))
     rows = []
     for run in view["runs"]:
         run_id = run["journey"]["run_id"] if "journey" in run else ""

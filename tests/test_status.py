@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import time
 
 from prober.config.models import HttpCheck, JourneyCheck
+from prober.exporters.log import RunLogger, run_log
 from prober.exporters.status import RING_SIZE, RunHistory
 from prober.result import Counted, JourneyOutcome, Phase, Reason, Result, StepResult, StepStatus, Vital
+from prober.status_page import check_html
+from tests.test_exporter_prometheus import protocol_checks, protocol_result
 
 HOME = HttpCheck(name="shop_home", type="http", url="http://127.0.0.1/?token=SECRET-IN-URL", interval="30s",
                  timeout="5s", attempts=1, headers={"Authorization": "Bearer SECRET-HEADER"},
@@ -68,3 +73,38 @@ def test_rings_are_bounded_and_follow_the_config() -> None:
     history.configure("eu", [HOME])  # a reload that removes the journey
     assert history.check("shop_checkout") is None
     assert history.check("shop_home") is not None and len(history.check("shop_home")["runs"]) == RING_SIZE
+
+
+def test_a_protocol_runs_view_and_page_show_what_it_measured() -> None:
+    history = RunHistory()
+    history.configure("eu", protocol_checks())
+    runs = {check.name: protocol_result(check.name) for check in protocol_checks()}
+    for run in runs.values():
+        history.run_finished(run, run)
+    cert = history.check("cert")
+    assert cert is not None
+    chain = cert["last"]["protocol"]["chain"]
+    assert [c["subject"] for c in chain] == ["CN=leaf", "CN=ca"]
+    assert chain[1]["days_left"] == round((1.8e9 - time.time()) / 86400, 1)
+    page = check_html(cert)
+    assert "CN=ca" in page and "TLSv1.3" in page and "TLS_AES_256_GCM_SHA384" in page
+    ping = history.check("ping")
+    assert ping is not None
+    stats = ping["last"]["protocol"]
+    assert (stats["sent"], stats["received"], stats["loss"]) == (5, 4, 0.2)
+    assert (stats["rtt_min_s"], stats["rtt_max_s"]) == (0.0003, 0.0005)
+    assert abs(stats["rtt_mdev_s"] - 0.0000707) < 1e-6
+    assert "4/5" in check_html(ping) and "20.0%" in check_html(ping)
+    resolve = history.check("resolve")
+    assert resolve is not None and "NOERROR" in check_html(resolve)
+    health = history.check("health")
+    assert health is not None and "SERVING" in check_html(health)
+
+    out = io.StringIO()
+    run_log.setLevel(logging.INFO)
+    try:
+        RunLogger("eu", out).run_finished(runs["ping"], runs["ping"])
+    finally:
+        run_log.setLevel(logging.NOTSET)
+    line = json.loads(out.getvalue())
+    assert line["protocol"]["received"] == 4 and line["check"] == "ping"

@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from prober.exporters.status import protocol_view
 from prober.result import Result
 
 run_log = logging.getLogger("prober.run")
@@ -94,6 +95,8 @@ class RunLogger:
             extra["steps"] = {step.name: step.status.value for step in result.journey.steps}
             if result.journey.artifacts:
                 extra["artifacts"] = [f"/artifacts/{path}" for path in result.journey.artifacts]
+        if result.protocol is not None:  # the chain's days left, a ping's statistics, a DNS answer's rcode
+            extra["protocol"] = protocol_view(result.protocol)
         self._write(json_line(
             time.time(), "info", run_log.name, "run finished",
             {

@@ -14,10 +14,36 @@ from typing import Any
 
 from prober.config.models import Check, JourneyCheck
 from prober.config.units import format_duration
-from prober.result import Counted, Result
+from prober.result import Counted, DnsOutcome, GrpcOutcome, PingOutcome, ProtocolOutcome, Result, TlsOutcome
 
 RING_SIZE = 60
 """Runs kept per check: the sparkline's width and the window of the page's availability."""
+
+
+def protocol_view(outcome: ProtocolOutcome, now: float | None = None) -> dict[str, Any]:
+    """What a protocol check's run measured beyond its phases, as JSON (the status page and the run's log line):
+    the TLS session and each certificate's days left, a DNS answer's rcode and record counts, an icmp run's
+    packets and round-trip statistics (ping's min/avg/max/mdev), a grpc call's status."""
+    now = time.time() if now is None else now
+    if isinstance(outcome, TlsOutcome):
+        return {"kind": "tls", "version": outcome.version, "cipher": outcome.cipher,
+                "chain": [{"subject": c.subject, "issuer": c.issuer, "not_before": c.not_before,
+                           "not_after": c.not_after, "days_left": round((c.not_after - now) / 86400, 1)}
+                          for c in outcome.chain],
+                "client_cert_not_after": outcome.client_cert_not_after}
+    if isinstance(outcome, DnsOutcome):
+        return {"kind": "dns", "rcode": outcome.rcode, "answers": outcome.answers, "authority": outcome.authority,
+                "additional": outcome.additional}
+    if isinstance(outcome, PingOutcome):
+        rtts = outcome.rtts_s
+        mean = sum(rtts) / len(rtts) if rtts else None
+        return {"kind": "icmp", "sent": outcome.sent, "received": outcome.received,
+                "loss": round(1 - outcome.received / outcome.sent, 4) if outcome.sent else None,
+                "rtt_min_s": min(rtts, default=None), "rtt_avg_s": mean, "rtt_max_s": max(rtts, default=None),
+                "rtt_mdev_s": (sum((r - mean) ** 2 for r in rtts) / len(rtts)) ** 0.5 if mean is not None else None,
+                "hop_limit": outcome.hop_limit}
+    assert isinstance(outcome, GrpcOutcome)
+    return {"kind": "grpc", "status_code": outcome.status_code, "serving_status": outcome.serving_status}
 
 
 def run_view(result: Result) -> dict[str, Any]:
@@ -33,6 +59,8 @@ def run_view(result: Result) -> dict[str, Any]:
         "phases": {phase.value: round(seconds, 6) for phase, seconds in result.phases.items()},
         "status_code": result.status_code,
     }
+    if result.protocol is not None:
+        view["protocol"] = protocol_view(result.protocol)
     journey = result.journey
     if journey is not None:
         view["journey"] = {
