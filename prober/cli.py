@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from prober import __version__
 from prober.agent import Agent, build_jobs, check_once, journey_script_problems
@@ -16,6 +17,7 @@ from prober.config import ConfigError, load_config
 from prober.config.units import parse_duration
 from prober.event_loop import run_loop
 from prober.exporters.log import configure_logging
+from prober.exporters.status import protocol_view
 from prober.journey.pool import WorkerPool
 from prober.report.analysis import analyse
 from prober.report.history import PrometheusClient, PrometheusError, fetch
@@ -169,7 +171,9 @@ def format_result(result: Result, first_attempt: Result, artifacts_dir: str = ""
         lines.append(f"  status     {result.status_code}")
     if result.phases:
         lines.append("  phases     " + "  ".join(f"{p.value} {s * 1000:.1f}ms" for p, s in result.phases.items()))
-    if result.cert_not_after is not None:
+    if result.protocol is not None:
+        lines += _protocol_lines(protocol_view(result.protocol))
+    elif result.cert_not_after is not None:
         days = (result.cert_not_after - time.time()) / 86400
         when = time.strftime("%Y-%m-%d", time.gmtime(result.cert_not_after))
         lines.append(f"  cert       expires {when} ({days:.0f} days)")
@@ -180,6 +184,28 @@ def format_result(result: Result, first_attempt: Result, artifacts_dir: str = ""
     if result.journey is not None:
         lines += _journey_lines(result, artifacts_dir)
     return "\n".join(lines)
+
+
+def _protocol_lines(view: dict[str, Any]) -> list[str]:
+    """What a protocol check measured (`protocol_view`), a line or a few."""
+    def ms(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds * 1000:.3f}"
+
+    kind = view["kind"]
+    if kind == "tls":
+        lines = [f"  tls        {view['version']} {view['cipher']}"]
+        for cert in view["chain"]:
+            when = time.strftime("%Y-%m-%d", time.gmtime(cert["not_after"]))
+            lines.append(f"  cert       {cert['subject']}: expires {when} ({cert['days_left']:.0f} days)")
+        return lines
+    if kind == "icmp":
+        loss = "-" if view["loss"] is None else f"{view['loss'] * 100:.0f}%"
+        return [f"  ping       {view['received']}/{view['sent']} replies, {loss} loss, rtt min/avg/max/mdev "
+                f"{ms(view['rtt_min_s'])}/{ms(view['rtt_avg_s'])}/{ms(view['rtt_max_s'])}/{ms(view['rtt_mdev_s'])} ms"]
+    if kind == "dns":
+        return [f"  answer     {view['rcode']}, {view['answers']} answer(s), {view['authority']} authority, "
+                f"{view['additional']} additional"]
+    return [f"  grpc       status {view['status_code']}, {view['serving_status'] or 'no serving status'}"]
 
 
 def _journey_lines(result: Result, artifacts_dir: str) -> list[str]:

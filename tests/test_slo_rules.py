@@ -105,7 +105,9 @@ def test_openslo_documents_describe_every_objective(tmp_path: Path) -> None:
     slos = {d["metadata"]["name"]: d["spec"] for d in documents if d["kind"] == "SLO"}
     assert len(service) == 1
     assert set(slos) == {"shop-checkout-availability", "shop-checkout-latency", "shop-api-availability",
-                         "quiet-availability", "nightly-availability", "checkout-works-availability"}
+                         "quiet-availability", "nightly-availability", "checkout-works-availability",
+                         "cache-availability", "cache-latency", "resolve-availability", "ping-availability",
+                         "cert-availability", "health-availability"}  # every check type has its objectives
     group = slos["checkout-works-availability"]
     assert group["objectives"] == [{"displayName": "availability", "target": 0.99}]
     assert group["timeWindow"] == [{"duration": "28d", "isRolling": True}]
@@ -289,5 +291,37 @@ def test_schedule_lag_alert_fires_for_the_lagging_agent_only(tmp_path: Path) -> 
             {"eval_time": "8m", "alertname": "ProberScheduleLagging", "exp_alerts": []},  # not yet 10m
             {"eval_time": "25m", "alertname": "ProberScheduleLagging",
              "exp_alerts": [rules.expect({"region": "us", "instance": "us:9470"}, alertname="ProberScheduleLagging")]},
+        ],
+    }])
+
+
+def test_every_check_type_has_its_slis_and_icmp_its_packet_loss(tmp_path: Path) -> None:
+    """A tcp, dns, icmp, tls and grpc check's SLOs work on the same counters as an http check's; an icmp check's
+    loss is a ratio of packet rates (20 of 100 echo requests unanswered a minute: 0.2)."""
+    rules = Rules(generate(tmp_path))
+    bucket = "prober_check_duration_seconds_bucket"
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            *runs(EU, "cache", 10), series(bucket, EU, "0+9x120", check="cache", le="0.05"),
+            series(bucket, EU, "0+10x120", check="cache", le="+Inf"),
+            *runs(EU, "resolve", 10, 5), *runs(EU, "ping", 10), *runs(EU, "cert", 10), *runs(EU, "health", 10, 1),
+            series("prober_icmp_packets_sent_total", EU, "0+100x120", check="ping"),
+            series("prober_icmp_packets_received_total", EU, "0+80x120", check="ping"),
+        ],
+        "promql_expr_test": [
+            {"expr": near('prober_check_region:icmp_packet_loss:ratio_rate5m{check="ping"}', 0.2),
+             "eval_time": "20m", "exp_samples": [{"labels": '{check="ping", region="eu"}', "value": 1}]},
+            {"expr": near('prober_check_region:latency_error:ratio_rate5m{check="cache"}', 0.1),
+             "eval_time": "20m", "exp_samples": [{"labels": '{check="cache", region="eu"}', "value": 1}]},
+            {"expr": near('prober_check_region:availability_error:ratio_rate5m{check="health"}', 0.1),
+             "eval_time": "20m", "exp_samples": [{"labels": '{check="health", region="eu"}', "value": 1}]},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "20m", "alertname": rules.find(slo="resolve", sli="availability", severity="page")["alert"],
+             "exp_alerts": [rules.expect({"slo": "resolve", "sli": "availability"}, slo="resolve",
+                                         sli="availability", severity="page")]},
+            {"eval_time": "20m", "alertname": rules.find(slo="cert", sli="availability", severity="page")["alert"],
+             "exp_alerts": []},
         ],
     }])

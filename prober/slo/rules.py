@@ -88,7 +88,8 @@ class RuleBuilder:
 
     def groups(self) -> list[dict[str, Any]]:
         return [
-            {"name": "prober-sli", "interval": self.interval, "rules": [*self._rates(), *self._ratios()]},
+            {"name": "prober-sli", "interval": self.interval,
+             "rules": [*self._rates(), *self._ratios(), *self._packet_loss()]},
             {"name": "prober-slo", "interval": self.interval, "rules": self._slo_records()},
             {"name": "prober-slo-alerts", "interval": self.interval, "rules": self._burn_rate_alerts()},
             {"name": "prober-agent-alerts", "interval": self.interval, "rules": self._agent_alerts()},
@@ -132,6 +133,16 @@ class RuleBuilder:
                                      f"sum by (check) (prober_check_region:{bad}:rate{w})\n"
                                      f"/ (sum by (check) (prober_check_region:runs:rate{w}) > 0)"))
         return rules
+
+    def _packet_loss(self) -> list[dict[str, Any]]:
+        """icmp checks' loss as a ratio of packet rates (never an average of per-run gauges): 1 - received / sent."""
+        if not any(check.type == "icmp" for check in self.config.checks):
+            return []
+        return [_record(f"prober_check_region:icmp_packet_loss:ratio_rate{_w(seconds)}",
+                        f"1 - sum by (check, region) (rate(prober_icmp_packets_received_total{{{self.sel}}}"
+                        f"[{_w(seconds)}]))\n/ (sum by (check, region) (rate(prober_icmp_packets_sent_total"
+                        f"{{{self.sel}}}[{_w(seconds)}])) > 0)")
+                for seconds in RATE_WINDOWS_S]
 
     def _slo_records(self) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = []
@@ -223,7 +234,15 @@ class RuleBuilder:
                         600.0, {"severity": SEVERITY_TICKET},
                         "the certificate of {{ $labels.check }} expires soon",
                         f"The TLS certificate seen by {{{{ $labels.check }}}} from {{{{ $labels.region }}}} expires in "
-                        f"less than {self.rules.cert_expiry_days:g} days."),
+                        f"less than {self.rules.cert_expiry_days:g} days (the earliest of the chain the server "
+                        f"sent)."),
+            self._alert("ProberClientCertificateExpiringSoon",
+                        f"(prober_tls_client_cert_expiry_timestamp_seconds{{{sel}}} - time()) < "
+                        f"{self.rules.cert_expiry_days:g} * 86400",
+                        600.0, {"severity": SEVERITY_TICKET},
+                        "the client certificate of {{ $labels.check }} expires soon",
+                        f"The client certificate (mTLS) that {{{{ $labels.check }}}} presents in "
+                        f"{{{{ $labels.region }}}} expires in less than {self.rules.cert_expiry_days:g} days."),
         ]
         return rules
 
