@@ -197,7 +197,7 @@ def test_compose_mounts_files_that_exist_and_runs_two_regions() -> None:
 def test_dashboard_is_valid_json_with_slo_region_and_journey_panels() -> None:
     board = json.loads((DEPLOY / "grafana" / "prober-slos.json").read_text())
     titles = " ".join(p["title"] for p in board["panels"]).lower()
-    for word in ("availability sli", "latency sli", "error budget", "burn rate", "status grid", "http phases",
-                 "step timings", "web vitals"):
+    for word in ("availability sli", "latency sli", "error budget", "burn rate", "status grid", "phases, mean",
+                 "step timings", "web vitals", "icmp packet loss", "icmp round trip", "dns answers", "grpc serving"):
         assert word in titles, word
     assert {v["name"] for v in board["templating"]["list"]} >= {"datasource", "region", "check", "slo"}
