@@ -11,15 +11,15 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from prober.http import receive_stamps
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SO_TIMESTAMPNS = 35  # Linux: the kernel's receive stamp of each segment, read with recvmsg
 
 
 async def serve_target(port_file: Path, delay_s: float) -> None:
@@ -56,18 +56,15 @@ def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
 
     def handle(conn: socket.socket) -> None:
         with conn:
-            conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            head, arrived = b"", 0.0
+            receive_stamps.enable(conn)
+            head, arrived_ns = b"", None
             while b"\r\n\r\n" not in head:
-                data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16))
+                data, ancillary, _, _ = conn.recvmsg(65536, receive_stamps.CMSG_SPACE)
                 if not data:
                     return
                 head += data
-                for level, kind, stamp in ancillary:
-                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                        seconds, nanoseconds = struct.unpack("qq", stamp)
-                        arrived = seconds + nanoseconds / 1e9
-            arrived = arrived or time.time()
+                arrived_ns = receive_stamps.stamp_wall_ns(ancillary) or arrived_ns
+            arrived = arrived_ns / 1e9 if arrived_ns is not None else time.time()
             time.sleep(max(0.0, arrived + delay_s - time.time()))
             sent = time.time()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")

@@ -37,7 +37,8 @@ class Phase(StrEnum):
     """The phases of a run, in order; a phase that did not happen is absent, never 0.
 
     http: dns, connect, tls, ttfb, transfer; tcp: dns, connect, tls, ttfb (the first byte the server sent);
-    tls: dns, connect, tls; dns: connect (tcp and tls transports), query; grpc: query (the health call); icmp:
+    tls: dns, connect, tls; dns: dns (a server given by name), connect and tls (tcp and tls
+    transports), query; grpc: query (the health call); icmp:
     dns (its round trips have their own histogram).
     """
 
@@ -105,7 +106,7 @@ class Result:
     started_at: float  # unix time
     phases: dict[Phase, float] = dataclasses.field(default_factory=dict)
     status_code: int | None = None
-    cert_not_after: float | None = None  # unix time of the leaf certificate's expiry, on TLS runs
+    cert_not_after: float | None = None  # unix time of the earliest expiry across the chain the server sent
     detail: str = ""
     attempts: int = 1
     journey: JourneyOutcome | None = None

@@ -11,7 +11,7 @@ import pytest
 from yarl import URL
 
 from prober.config.models import HttpCheck
-from prober.http import connection
+from prober.http import receive_stamps
 from prober.http.body import BodyTooLargeError
 from prober.http.client import ProtocolError, Request, Response, exchange, exchange_within
 from prober.http.timing import AttemptTiming
@@ -158,7 +158,7 @@ async def test_an_answer_in_time_is_taken_though_the_loop_reads_it_after_the_dea
 
 async def test_without_kernel_receive_stamps_the_answer_is_timed_when_read(
         fault: FaultServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connection, "_TIMESTAMPS", False)  # as on a system without SO_TIMESTAMPNS
+    monkeypatch.setattr(receive_stamps, "AVAILABLE", False)  # as on a system without SO_TIMESTAMPNS
     timing = AttemptTiming()
     request = Request(method="GET", url=URL(fault.url("/delay/50")), headers={}, body=None, max_body_bytes=1 << 20)
     async with asyncio.timeout(5):
@@ -178,8 +178,8 @@ def test_a_kernel_stamp_is_placed_right_though_the_process_is_preempted_while_re
         return real_time_ns()
 
     stamp_ns, stamp_perf = real_time_ns(), time.perf_counter()
-    monkeypatch.setattr(connection.time, "time_ns", preempted_time_ns)
-    placed = connection.perf_of_wall_ns(stamp_ns)
+    monkeypatch.setattr(receive_stamps.time, "time_ns", preempted_time_ns)
+    placed = receive_stamps.perf_of_wall_ns(stamp_ns)
     assert not stalls
     assert abs(placed - stamp_perf) < 0.001, placed - stamp_perf
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from prober.config.models import HttpCheck
 from prober.http.tls_contexts import TlsContexts
 from prober.probers.http import HttpProber
-from prober.result import Phase, Reason, Result
+from prober.result import Phase, Reason, Result, TlsOutcome
 from tests.fault_server import FaultServer
 from tests.tls_certs import Certs
+from tests.tls_chain_certs import ChainCerts, make_chain_certs
 
 
 async def probe(url: str, **fields: Any) -> Result:
@@ -171,7 +173,8 @@ async def test_cert_min_days(tls_servers: dict[str, FaultServer], certs: Certs) 
     result = await probe(tls_servers["soon"].url("/ok"), tls={"ca_file": str(certs.ca_cert)},
                          expect={"cert_min_days": 14})
     assert result.reason is Reason.ASSERTION
-    assert "certificate expires in 2.9 days" in result.detail or "certificate expires in 3.0 days" in result.detail
+    assert result.detail in ("leaf CN=localhost expires in 2.9 days (cert_min_days: 14)",
+                             "leaf CN=localhost expires in 3.0 days (cert_min_days: 14)"), result.detail
 
 
 async def test_server_name_overrides_sni_and_verification(tls_servers: dict[str, FaultServer], certs: Certs) -> None:
@@ -214,3 +217,39 @@ async def test_details_never_carry_the_url(fault: FaultServer) -> None:
     assert "s3cret" not in result.detail
     refused = await probe("http://127.0.0.1:1/path?token=s3cret", proxy="http://127.0.0.1:1/?key=s3cret")
     assert "s3cret" not in refused.detail
+
+
+@pytest.fixture(scope="module")
+def chain_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChainCerts, dict[str, FaultServer]]]:
+    directory = tmp_path_factory.mktemp("chain")
+    chain_certs = make_chain_certs(directory)
+    servers = {"good": FaultServer(directory, chain_certs.good),
+               "expired-intermediate": FaultServer(directory, chain_certs.expired_intermediate)}
+    yield chain_certs, servers
+    for server in servers.values():
+        server.stop()
+
+
+async def test_chain_expiry_is_the_earliest_of_the_chain_and_cert_min_days_names_the_certificate(
+        chain_servers: tuple[ChainCerts, dict[str, FaultServer]]) -> None:
+    chain_certs, servers = chain_servers
+    tls = {"ca_file": str(chain_certs.root_ca)}
+    result = await probe(servers["good"].url("/ok"), tls=tls)
+    assert result.ok, result.detail
+    # the intermediate expires before the leaf: the chain's earliest expiry is the intermediate's
+    assert result.cert_not_after == pytest.approx(chain_certs.good_intermediate_not_after, abs=1)
+    assert isinstance(result.protocol, TlsOutcome)
+    assert [cert.subject for cert in result.protocol.chain] == ["CN=localhost", "CN=Test Intermediate"]
+    assert result.protocol.version.startswith("TLSv1.")
+    expiring = await probe(servers["good"].url("/ok"), tls=tls, expect={"cert_min_days": 45})
+    assert expiring.reason is Reason.ASSERTION
+    assert expiring.detail.startswith("intermediate CN=Test Intermediate expires in "), expiring.detail
+
+
+async def test_an_expired_intermediate_is_tls_and_named(
+        chain_servers: tuple[ChainCerts, dict[str, FaultServer]]) -> None:
+    chain_certs, servers = chain_servers
+    result = await probe(servers["expired-intermediate"].url("/ok"), tls={"ca_file": str(chain_certs.root_ca)})
+    assert result.reason is Reason.TLS
+    assert result.detail.startswith("intermediate CN=Test Intermediate expired "), result.detail
+    assert result.cert_not_after == pytest.approx(chain_certs.expired_intermediate_not_after, abs=1)

@@ -83,7 +83,7 @@ DURATION = Family("prober_check_duration_seconds", "histogram",
                   "the mean round trip of the run's replies.")
 _PHASE_HELP = ("Duration of each phase that happened in finished runs counted toward the SLIs (http: dns, connect, "
                "tls, ttfb, transfer, summed over redirects; tcp: dns, connect, tls, ttfb; tls: dns, connect, tls; "
-               "dns: connect, query; grpc: query; icmp: dns), in seconds.")
+               "dns: dns, connect, tls, query; grpc: query; icmp: dns), in seconds.")
 PHASES = Family("prober_check_phase_duration_seconds", "summary", _PHASE_HELP)
 PHASES_HISTOGRAM = Family("prober_check_phase_duration_seconds", "histogram", _PHASE_HELP)
 SUCCESS = Family("probe_success", "gauge", "Whether the last finished run of the check succeeded (1) or not (0).")
@@ -96,7 +96,7 @@ BB_HTTP_PHASES = Family("probe_http_duration_seconds", "gauge",
                         "names: resolve, connect, tls, processing, transfer).")
 BB_DNS_PHASES = Family("probe_dns_duration_seconds", "gauge",
                        "Duration of each phase of the last run of a dns check, in seconds (blackbox_exporter names: "
-                       "connect, request).")
+                       "resolve, connect, request; tls for DNS-over-TLS).")
 BB_GRPC_PHASES = Family("probe_grpc_duration_seconds", "gauge",
                         "Duration of the health call of the last run of a grpc check (phase check), in seconds "
                         "(blackbox_exporter names).")
@@ -106,7 +106,8 @@ BB_ICMP_PHASES = Family("probe_icmp_duration_seconds", "gauge",
 BLACKBOX_PHASES: dict[str, tuple[Family, dict[Phase, str]]] = {
     "http": (BB_HTTP_PHASES, {Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls",
                               Phase.TTFB: "processing", Phase.TRANSFER: "transfer"}),
-    "dns": (BB_DNS_PHASES, {Phase.CONNECT: "connect", Phase.QUERY: "request"}),
+    "dns": (BB_DNS_PHASES, {Phase.DNS: "resolve", Phase.CONNECT: "connect", Phase.TLS: "tls",
+                            Phase.QUERY: "request"}),
     "grpc": (BB_GRPC_PHASES, {Phase.QUERY: "check"}),
     "icmp": (BB_ICMP_PHASES, {Phase.DNS: "resolve"}),
 }

@@ -19,14 +19,11 @@ import errno
 import os
 import socket
 import ssl
-import struct
-import sys
 import time
 
+from prober.http import receive_stamps
+
 READ_SIZE = 256 * 1024
-_SO_TIMESTAMPNS = 35  # SO_TIMESTAMPNS_OLD (= SCM_TIMESTAMPNS) on every Linux architecture but alpha, mips,
-_TIMESTAMPS = sys.platform == "linux"  # parisc and sparc, where setsockopt fails or no cmsg of this type comes
-_CMSG_SPACE = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
 
 
 class Connection:
@@ -44,6 +41,7 @@ class Connection:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._handshake: asyncio.Future[None] | None = None
+        self._heard: asyncio.Future[None] | None = None  # what server_verdict awaits: the server's next record
         self.received_at = 0.0
         """perf_counter time at which the bytes of the latest read reached this host (the kernel's stamp)."""
         protocol.connection_made(self)  # type: ignore[arg-type]
@@ -57,12 +55,7 @@ class Connection:
         try:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request is one write: send it now
-            timestamps = _TIMESTAMPS
-            if timestamps:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-                except OSError:
-                    timestamps = False
+            timestamps = receive_stamps.enable(sock)
             await _connected(loop, sock, (address, port))
         except BaseException:
             sock.close()
@@ -75,6 +68,41 @@ class Connection:
         self._handshake = self._loop.create_future()
         self._step_handshake()
         await self._handshake
+
+    async def server_verdict(self, within_s: float) -> None:
+        """After a TLS 1.3 handshake, wait up to `within_s` for the server's first record (its session tickets, or
+        the alert that rejects our client certificate): raises the ssl.SSLError (or OSError) of an alert or a broken
+        connection; returns when anything else arrives, the server closes, or the time is up (nothing to say).
+
+        Why: a TLS 1.3 client finishes its handshake before the server has read the client's certificate, so a
+        server that requires one (mTLS) says no only in its next record; TLS 1.2 says it within the handshake.
+        """
+        if self._closed or self._tls is None:
+            return
+        heard = self._heard = self._loop.create_future()
+        if self._incoming.pending:  # records that came with the handshake's last flight: read them now
+            self._decrypt()
+            self._hear(None)
+        try:
+            await asyncio.wait({heard}, timeout=within_s)
+        finally:
+            self._heard = None
+            heard.cancel()  # a no-op once it is done
+        if not heard.cancelled():
+            heard.result()  # raises the alert's error
+
+    def _hear(self, exc: OSError | None) -> None:
+        if self._heard is not None and not self._heard.done():
+            if exc is None:
+                self._heard.set_result(None)
+            else:
+                self._heard.set_exception(exc)
+
+    def deliver_pending(self) -> None:
+        """Hand the protocol the TLS records that arrived with the handshake's last flight: no read decrypts them
+        otherwise, and a server that speaks first (a TLS 1.2 banner in the segment of its Finished) then waits."""
+        if self._tls is not None and not self._closed and self._incoming.pending:
+            self._decrypt()
 
     # the part of a transport that the client uses
     def write(self, data: bytes) -> None:
@@ -100,8 +128,8 @@ class Connection:
     def _on_readable(self) -> None:
         try:
             if self._timestamps:
-                data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, _CMSG_SPACE)
-                self.received_at = _arrival(ancillary)
+                data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, receive_stamps.CMSG_SPACE)
+                self.received_at = receive_stamps.arrival(ancillary)
             else:
                 data = self._sock.recv(READ_SIZE)
                 self.received_at = time.perf_counter()
@@ -120,6 +148,7 @@ class Connection:
                 self._step_handshake()
             else:
                 self._decrypt()
+                self._hear(None)
 
     def _decrypt(self) -> None:
         assert self._tls is not None
@@ -165,12 +194,14 @@ class Connection:
     def _lose(self, exc: OSError) -> None:
         if self._handshake is not None and not self._handshake.done():
             self._handshake.set_exception(exc)
+        self._hear(exc)
         self._shut(exc)
 
     def _shut(self, exc: OSError | None) -> None:
         if self._closed:
             return
         self._closed = True
+        self._hear(None)
         self._loop.remove_reader(self._sock.fileno())
         if self._unsent:
             self._loop.remove_writer(self._sock.fileno())
@@ -220,33 +251,3 @@ async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket, addre
         error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if error:
         raise OSError(error, os.strerror(error))
-
-
-def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
-    """The perf_counter time at which the kernel stamped the latest segment of a read (now, without a stamp)."""
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) in (8, 16):
-            seconds, nanoseconds = struct.unpack("qq" if len(data) == 16 else "ii", data)
-            return perf_of_wall_ns(int(seconds) * 1_000_000_000 + int(nanoseconds))
-    return time.perf_counter()
-
-
-def perf_of_wall_ns(wall_ns: int) -> float:
-    """The perf_counter time of a past wall-clock moment (a kernel stamp), never later than now nor over 60 s ago.
-
-    The wall clock is read between two readings of perf_counter and the pair with the tightest bracket of three
-    tries is used: a process preempted between two plain readings (2.4 ms on a loaded CI machine) would move
-    the answer earlier by as long as it waited, and a probe would read faster than its target.
-    """
-    best_gap_ns, best_wall_ns, best_perf_ns = -1, 0, 0
-    for _ in range(3):
-        before_ns = time.perf_counter_ns()
-        now_wall_ns = time.time_ns()
-        after_ns = time.perf_counter_ns()
-        gap_ns = after_ns - before_ns
-        if best_gap_ns < 0 or gap_ns < best_gap_ns:
-            best_gap_ns, best_wall_ns, best_perf_ns = gap_ns, now_wall_ns, (before_ns + after_ns) // 2
-        if gap_ns < 50_000:
-            break
-    age_ns = min(max(best_wall_ns - wall_ns, 0), 60_000_000_000)  # a wall-clock step never makes it later than now
-    return (best_perf_ns - age_ns) / 1e9

@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from prober.config.dns_check import DnsCheck
+from prober.config.grpc_check import GrpcCheck
+from prober.config.icmp_check import IcmpCheck
 from prober.config.models import Check, HttpCheck, JourneyCheck, JourneysSection
+from prober.config.tcp_check import TcpCheck
+from prober.config.tls_check import TlsCheck
 from prober.http.tls_contexts import TlsContexts
 from prober.journey.pool import WorkerPool
 from prober.probers.base import Prober
+from prober.probers.dns import DnsProber
+from prober.probers.grpc import GrpcProber
 from prober.probers.http import HttpProber
+from prober.probers.icmp import IcmpProber
 from prober.probers.journey import JourneyProber
+from prober.probers.tcp import TcpProber
+from prober.probers.tls import TlsProber
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,40 @@ def _journey(check: Check, deps: ProberDeps) -> Prober:
     return JourneyProber(check, deps.pool, deps.journeys)
 
 
-REGISTRY: dict[str, Callable[[Check, ProberDeps], Prober]] = {"http": _http, "journey": _journey}
+def _tcp(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, TcpCheck)
+    return TcpProber(check, deps.tls_contexts)
+
+
+def _dns(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, DnsCheck)
+    return DnsProber(check, deps.tls_contexts)
+
+
+def _grpc(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, GrpcCheck)
+    return GrpcProber(check, deps.tls_contexts)
+
+
+def _icmp(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, IcmpCheck)
+    return IcmpProber(check)
+
+
+def _tls(check: Check, deps: ProberDeps) -> Prober:
+    assert isinstance(check, TlsCheck)
+    return TlsProber(check, deps.tls_contexts)
+
+
+REGISTRY: dict[str, Callable[[Check, ProberDeps], Prober]] = {
+    "http": _http,
+    "journey": _journey,
+    "tcp": _tcp,
+    "dns": _dns,
+    "grpc": _grpc,
+    "icmp": _icmp,
+    "tls": _tls,
+}
 """Check type -> prober factory; adding a type adds one line here."""
 
 IN_AGENT_TYPES = frozenset({"journey"})

@@ -6,7 +6,6 @@ import socket
 import ssl
 import time
 
-from cryptography import x509
 from yarl import URL
 
 from prober import __version__
@@ -21,10 +20,11 @@ from prober.http.client import (
     exchange_within,
 )
 from prober.http.timing import AttemptTiming
+from prober.http.tls_chain import client_cert_not_after, tls_outcome, verification_failure
 from prober.http.tls_contexts import TlsContexts
 from prober.probers.http_expect import check_body, check_certificate, status_matches
 from prober.reasons import classify, describe
-from prober.result import Reason, Result, cap_detail
+from prober.result import Reason, Result, TlsOutcome, cap_detail
 
 _FAMILIES = {"auto": socket.AF_UNSPEC, "ip4": socket.AF_INET, "ip6": socket.AF_INET6}
 
@@ -53,6 +53,7 @@ class HttpProber:
             tls_context=tls_contexts.get(check.tls) if needs_tls else None, server_hostname=check.tls.server_name,
             proxy=URL(check.proxy) if check.proxy is not None else None,
         )
+        self._client_not_after = client_cert_not_after(check.tls.cert_file) if needs_tls else None
 
     async def probe(self) -> Result:
         started_at = time.time()
@@ -68,30 +69,42 @@ class HttpProber:
             return self._result(Reason.TOO_LARGE, started_at, start, timing, exc.status, detail=str(exc))
         except BodyDecodingError as exc:
             return self._result(Reason.PROTOCOL, started_at, start, timing, exc.status, detail=str(exc))
+        except ssl.SSLCertVerificationError as exc:  # the chain stays readable: name its bad certificate
+            outcome = self._outcome(timing.tls_object)
+            detail = verification_failure(exc, outcome.chain if outcome else (), time.time())
+            return self._result(Reason.TLS, started_at, start, timing, detail=detail, outcome=outcome)
         except (ConnectFailedError, ProtocolError, TooManyRedirectsError, OSError, ValueError) as exc:
             return self._result(classify(exc), started_at, start, timing, detail=describe(exc))
         check = self.check
         status, body = response.status, response.body
-        cert_not_after = _cert_not_after(response.tls_object)
+        outcome = self._outcome(response.tls_object)
         failure = None
         if not status_matches(status, check.expect.status):
             failure = Reason.HTTP_STATUS, f"status {status} not in {', '.join(check.expect.status)}"
         failure = failure or check_body(check.expect, response.headers, body)
-        failure = failure or check_certificate(check.expect, cert_not_after)
+        failure = failure or check_certificate(check.expect, outcome)
         duration = _ended(timing) - start
         if failure is None and check.expect.max_duration is not None and duration > check.expect.max_duration:
             failure = Reason.SLOW, f"took {duration:.3f}s (max_duration: {check.expect.max_duration:g}s)"
         reason, detail = failure or (Reason.OK, f"status {status}")
-        return self._result(reason, started_at, start, timing, status, cert_not_after, detail)
+        return self._result(reason, started_at, start, timing, status, detail, outcome)
+
+    def _outcome(self, tls_object: ssl.SSLObject | None) -> TlsOutcome | None:
+        """The TLS session of the final answer's connection (None over plain http or before any certificate)."""
+        if tls_object is None:
+            return None
+        outcome = tls_outcome(tls_object, self._client_not_after)
+        return outcome if outcome.chain else None
 
     def _result(
         self, reason: Reason, started_at: float, start: float, timing: AttemptTiming,
-        status: int | None = None, cert_not_after: float | None = None, detail: str = "",
+        status: int | None = None, detail: str = "", outcome: TlsOutcome | None = None,
     ) -> Result:
         return Result(
             check=self.check.name, ok=reason is Reason.OK, reason=reason,
             duration_s=_ended(timing) - start, started_at=started_at, phases=timing.phases(),
-            status_code=status, cert_not_after=cert_not_after, detail=cap_detail(detail),
+            status_code=status, cert_not_after=outcome.earliest_not_after if outcome is not None else None,
+            detail=cap_detail(detail), protocol=outcome,
         )
 
 
@@ -99,11 +112,3 @@ def _ended(timing: AttemptTiming) -> float:
     """When the exchange ended: the final answer's last byte as it arrived, or now when there was none (a run
     that failed or timed out lasted until now). The assertions over the body are the agent's time, not the target's."""
     return timing.ended_at if timing.ended_at is not None else time.perf_counter()
-
-
-def _cert_not_after(tls_object: ssl.SSLObject | None) -> float | None:
-    """The leaf certificate's expiry (unix time) of the connection that gave the final response."""
-    der = tls_object.getpeercert(binary_form=True) if tls_object is not None else None
-    if not der:
-        return None
-    return x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()

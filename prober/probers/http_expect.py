@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 from prober.config.jsonpath import MISSING, lookup, parse_path
 from prober.config.models import HttpExpect
-from prober.result import Reason
+from prober.http.tls_chain import soonest_expiry_problem
+from prober.result import Reason, TlsOutcome
 
 Failure = tuple[Reason, str]
 
@@ -62,15 +63,13 @@ def _check_json(wanted: Mapping[str, object], text: str) -> Failure | None:
     return None
 
 
-def check_certificate(expect: HttpExpect, cert_not_after: float | None) -> Failure | None:
-    """Fail when the certificate expires sooner than `cert_min_days` from now."""
-    if expect.cert_min_days is None or cert_not_after is None:
+def check_certificate(expect: HttpExpect, tls: TlsOutcome | None) -> Failure | None:
+    """Fail when a certificate of the chain the server sent (or the client certificate, with mTLS) expires sooner
+    than `cert_min_days` from now; the detail names the one that expires soonest."""
+    if tls is None:
         return None
-    days_left = (cert_not_after - time.time()) / 86400
-    if days_left < expect.cert_min_days:
-        detail = f"certificate expires in {days_left:.1f} days (cert_min_days: {expect.cert_min_days:g})"
-        return Reason.ASSERTION, detail
-    return None
+    problem = soonest_expiry_problem(tls.chain, tls.client_cert_not_after, expect.cert_min_days, time.time())
+    return (Reason.ASSERTION, problem) if problem is not None else None
 
 
 def _short(value: object) -> str:

@@ -17,6 +17,10 @@ with contextlib.suppress(OSError, AttributeError, ValueError, IndexError):
     if os.getppid() != int(sys.argv[sys.argv.index("--parent") + 1]):  # the agent died before prctl held
         os._exit(1)
 
+# grpc's C core writes its own lines to stderr (every failed TLS handshake): they would break the agent's JSON log;
+# a grpc check's failures are its runs' reasons and details
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
 from prober.probing.worker import main  # noqa: E402 - after prctl, on purpose
 
 raise SystemExit(main())
