@@ -59,11 +59,13 @@ def _close(process: subprocess.Popen[str]) -> None:
 
 
 class DemoShop:
-    """`python -m prober.demo` on a free loopback port."""
+    """`python -m prober.demo` on free loopback ports: the shop over HTTP (`port`) and HTTPS (`tls_port`), its DNS
+    server for shop.demo. over UDP and TCP (`dns_port`) and its gRPC health service (`grpc_port`)."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "prober.demo", "--listen", "127.0.0.1:0"],
+            [sys.executable, "-m", "prober.demo", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
+             "--dns-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE, text=True, cwd=REPO,
         )
         assert self.process.stdout is not None
@@ -71,9 +73,23 @@ class DemoShop:
         match = re.search(r":(\d+)$", line.strip())
         assert match, f"demo shop did not start: {line!r}"
         self.port = int(match.group(1))
+        self.tls_port = self._next_port(r"demo shop listening on https://127\.0\.0\.1:(\d+)")
+        self.dns_port = self._next_port(r"demo dns listening on udp\+tcp 127\.0\.0\.1:(\d+)")
+        self.grpc_port = self._next_port(r"demo grpc listening on 127\.0\.0\.1:(\d+)")
+
+    def _next_port(self, ready_line: str) -> int:
+        """The port on the next line the demo prints, which must match `ready_line` (the demo prints them in order)."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        match = re.fullmatch(ready_line, line.strip())
+        assert match, f"demo shop did not start all its listeners: {line!r}"
+        return int(match.group(1))
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def https_url(self, path: str = "/") -> str:
+        return f"https://127.0.0.1:{self.tls_port}{path}"
 
     def stop(self) -> None:
         code = _stop(self.process)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,23 @@ def test_prober_check_prints_a_readable_result(tmp_path: Path, demo_shop: DemoSh
     missing = run_cli("check", "nope", "--config", str(config))
     assert missing.returncode == 2
     assert "no check named 'nope'" in missing.stderr
+
+
+def test_prober_check_prints_what_a_protocol_check_measured(tmp_path: Path, demo_shop: DemoShop) -> None:
+    config = tmp_path / "agent.yaml"
+    port = urllib.parse.urlsplit(demo_shop.url("/")).port
+    config.write_text(
+        "checks:\n"
+        f"  - {{name: port, type: tcp, target: '127.0.0.1:{port}', query_response: "
+        "[{send: \"GET /api/health HTTP/1.0\\r\\n\\r\\n\"}, {expect: '^HTTP/1.[01] 200'}]}\n"
+        "  - {name: ping, type: icmp, target: 127.0.0.1, packets: 3, packet_interval: 50ms}\n"
+    )
+    tcp = run_cli("check", "port", "--config", str(config))
+    assert tcp.returncode == 0, tcp.stdout + tcp.stderr
+    assert "port: OK  reason=ok" in tcp.stdout and "ttfb" in tcp.stdout
+    ping = run_cli("check", "ping", "--config", str(config))
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert "ping       3/3 replies, 0% loss, rtt min/avg/max/mdev" in ping.stdout
 
 
 def test_prober_validate(tmp_path: Path) -> None:

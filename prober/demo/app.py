@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import os
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
@@ -348,16 +349,28 @@ def build_app(*, max_sessions: int = MAX_SESSIONS_DEFAULT, password: str | None 
     return app
 
 
+async def start_site(
+    runner: web.AppRunner, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None
+) -> tuple[str, int]:
+    """Add a (TLS) site on host:port to a set-up runner and start it; returns the address it bound (port 0 → real).
+
+    Raises OSError when the address cannot be bound. One runner can hold several sites: they share one shop.
+    """
+    bound_before = len(runner.addresses)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+    await site.start()
+    bound_host, bound_port = runner.addresses[bound_before][:2]  # sites list their sockets in the order they started
+    return str(bound_host), int(bound_port)
+
+
 async def serve(host: str, port: int, *, ready: Callable[[str, int], None] | None = None) -> None:
     """Serve the shop on host:port until cancelled; `ready(host, port)` gets the bound address (port 0 → real)."""
     runner = web.AppRunner(build_app(), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        bound_host, bound_port = await start_site(runner, host, port)
         if ready is not None:
-            bound_host, bound_port = runner.addresses[0][:2]
-            ready(str(bound_host), int(bound_port))
+            ready(bound_host, bound_port)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
