@@ -1,5 +1,5 @@
-"""`prober run | check NAME | validate | rules | report`: parse arguments, call the agent (or the rule and
-report writers), turn outcomes into exit codes."""
+"""`prober run | check NAME | validate | rules | report | import blackbox`: parse arguments, call the agent (or
+the rule and report writers, or an importer), turn outcomes into exit codes."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from prober.config.units import parse_duration
 from prober.event_loop import run_loop
 from prober.exporters.log import configure_logging
 from prober.exporters.status import protocol_view
+from prober.importers import ImportFailedError, import_blackbox
 from prober.journey.pool import WorkerPool
 from prober.report.analysis import analyse
 from prober.report.history import PrometheusClient, PrometheusError, fetch
@@ -60,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="regions that must fail together for an incident (default: rules.consensus.min_regions)")
     report.add_argument("--step", type=parse_duration, default=300.0, help="resolution, a duration (default: 5m)")
     report.add_argument("--title", default="Service level report")
+    importer = sub.add_parser("import", help="write an agent.yaml from another tool's configuration")
+    importers = importer.add_subparsers(dest="importer", required=True)
+    blackbox = importers.add_parser("blackbox", help="from blackbox_exporter modules and the Prometheus jobs "
+                                    "that probe through it")
+    blackbox.add_argument("--modules", type=Path, required=True, help="blackbox_exporter's blackbox.yml")
+    blackbox.add_argument("--targets", type=Path, required=True, help="prometheus.yml with the probing jobs")
+    blackbox.add_argument("--out", type=Path, help="write here instead of standard output")
     return parser
 
 
@@ -82,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _rules(args.config, args.format, args.out, args.interval)
     if args.command == "report":
         return _report(args)
+    if args.command == "import":
+        return _import_blackbox(args.modules, args.targets, args.out)
     return _check(args.config, args.name, args.region)
 
 
@@ -142,6 +152,29 @@ def _report(args: argparse.Namespace) -> int:
         args.out.write_text(text, encoding="utf-8")
         print(f"{args.out}: {args.format} report, {len(report.slos)} SLO(s), {len(report.incidents)} incident(s)",
               file=sys.stderr)
+    return 0
+
+
+def _import_blackbox(modules: Path, targets: Path, out: Path | None) -> int:
+    """Write the agent.yaml; what could not be carried over is said on stderr (and in the file's comments)."""
+    try:
+        imported = import_blackbox(modules, targets, out_dir=out.resolve().parent if out else None)
+    except ImportFailedError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    for line in [*imported.problems, *(f"commented out: {line}" for line in imported.disabled)]:
+        print(line, file=sys.stderr)
+    if out is None:
+        sys.stdout.write(imported.text)
+    else:
+        try:
+            out.write_text(imported.text, encoding="utf-8")
+        except OSError as exc:
+            print(f"{out}: cannot write: {exc}", file=sys.stderr)
+            return 1
+    print(f"{out or 'stdout'}: {imported.active} check(s), {len(imported.disabled)} commented out, "
+          f"{imported.without_equivalent} option(s) with no prober equivalent (see the '# blackbox:' comments)",
+          file=sys.stderr)
     return 0
 
 
