@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import ssl
@@ -34,6 +33,8 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rrset
+
+from tests.server_process import start_reporting_port, stop_by_pid
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,16 +73,6 @@ def _bindable(port: int, ipv6: bool) -> bool:
     return True
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
 class KnotServer:
     """Debian's knotd in the foreground on a free loopback port, serving `zones` (domain -> zone file text)
     from `directory`; its run and storage directories are there too. Stopped by its PID."""
@@ -113,7 +104,7 @@ class KnotServer:
                                                 start_new_session=True)
             if self._wait_answering(probe_zone):
                 return
-            _stop(self.process)
+            stop_by_pid(self.process, 5)
         raise AssertionError(f"knotd did not answer: {self.log.read_text()[-2000:]}")
 
     def _wait_answering(self, zone: str) -> bool:
@@ -137,7 +128,7 @@ class KnotServer:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_by_pid(self.process, 5)
 
 
 class ServerProcess:
@@ -145,20 +136,15 @@ class ServerProcess:
 
     def __init__(self, directory: Path, *args: str) -> None:
         port_file = directory / f"dns-{time.monotonic_ns()}.port"
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.dns_servers", *args, "--port-file",
-                                         str(port_file)], cwd=REPO, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while not port_file.exists():
-            assert self.process.poll() is None, "dns test server exited"
-            assert time.monotonic() < deadline, "dns test server did not start"
-            time.sleep(0.02)
-        self.port = int(port_file.read_text())
+        self.process, self.port = start_reporting_port(
+            [sys.executable, "-m", "tests.dns_servers", *args, "--port-file", str(port_file)], port_file,
+            "dns test server")
 
     def server(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop_by_pid(self.process, 5)
 
 
 # the server side, run as `python -m tests.dns_servers`

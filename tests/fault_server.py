@@ -1,6 +1,6 @@
 """A misbehaving HTTP server for tests, run as its own process: one path per way a target can fail.
 
-`python tests/fault_server.py --port-file F [--tls-cert C --tls-key K]` binds 127.0.0.1 on a free port, writes
+`python -m tests.fault_server --port-file F [--tls-cert C --tls-key K]` binds 127.0.0.1 on a free port, writes
 the port to F and serves until SIGTERM. Raw asyncio streams, so it can send exactly the bytes a fault needs.
 """
 
@@ -10,17 +10,17 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import time
 import zlib
 from collections import Counter
 from pathlib import Path
+
+from tests.server_process import start_reporting_port, stop_by_pid
 
 CHUNK = 64 * 1024
 PAGES = {
@@ -220,28 +220,16 @@ class FaultServer:
     def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None) -> None:
         self.tls = tls is not None
         port_file = directory / f"fault-{time.monotonic_ns()}.port"
-        args = [sys.executable, __file__, "--port-file", str(port_file)]
+        args = [sys.executable, "-m", "tests.fault_server", "--port-file", str(port_file)]
         if tls:
             args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
-        self.process = subprocess.Popen(args, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while not port_file.exists():
-            assert self.process.poll() is None, "fault server exited"
-            assert time.monotonic() < deadline, "fault server did not start"
-            time.sleep(0.02)
-        self.port = int(port_file.read_text())
+        self.process, self.port = start_reporting_port(args, port_file, "fault server")
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def stop(self) -> None:
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-        assert self.process.returncode is not None
+        stop_by_pid(self.process, 5)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """A real grpcio server for the grpc prober's tests, run as its own process; `GrpcServer` starts and stops it.
 
-`python tests/grpc_server.py --port-file F [--tls-cert C --tls-key K [--client-ca CA]] [--token T] [--no-health]`
+`python -m tests.grpc_server --port-file F [--tls-cert C --tls-key K [--client-ca CA]] [--token T] [--no-health]`
 binds 127.0.0.1 on a free port, writes the port to F once it serves, and serves grpc_health's own HealthServicer
 until SIGTERM:
 
@@ -21,7 +21,6 @@ import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -32,6 +31,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from tests.server_process import start_reporting_port, stop_by_pid
 
 HANG_S = 60.0
 SLOW_S = 0.3
@@ -134,15 +135,9 @@ class GrpcServer:
         self.port_file = directory / "port"
         for stale in (self.port_file, Path(f"{self.port_file}.toggle"), Path(f"{self.port_file}.peers")):
             stale.unlink(missing_ok=True)  # a port file left by an earlier server would name that server's port
-        self.process = subprocess.Popen(
-            [sys.executable, __file__, "--port-file", str(self.port_file), *args], start_new_session=True)
-        deadline = time.monotonic() + start_timeout_s
-        while not self.port_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"grpc test server did not start (exit code {self.process.returncode})")
-            time.sleep(0.05)
-        self.port = int(self.port_file.read_text())
+        self.process, self.port = start_reporting_port(
+            [sys.executable, "-m", "tests.grpc_server", "--port-file", str(self.port_file), *args], self.port_file,
+            "grpc test server", start_timeout_s)
 
     @property
     def target(self) -> str:
@@ -166,13 +161,7 @@ class GrpcServer:
         return now
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_by_pid(self.process)
 
 
 def closed_port() -> int:

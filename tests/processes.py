@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from prober.journey import processes
+from tests.server_process import stop_by_pid
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,17 +41,6 @@ def probe_workers_of(agent_pid: int) -> list[int]:
             if b"prober.probing" in cmdline:
                 found.append(pid)
     return sorted(found)
-
-
-def _stop(process: subprocess.Popen[str], timeout_s: float = 10.0) -> int:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(5)
-    return process.returncode
 
 
 def _close(process: subprocess.Popen[str]) -> None:
@@ -92,7 +82,7 @@ class DemoShop:
         return f"https://127.0.0.1:{self.tls_port}{path}"
 
     def stop(self) -> None:
-        code = _stop(self.process)
+        code = stop_by_pid(self.process)
         _close(self.process)
         assert code == 0
 
@@ -170,7 +160,7 @@ class AgentProcess:
         os.kill(self.process.pid, sig)
 
     def stop(self, timeout_s: float = 15.0) -> int:
-        code = _stop(self.process, timeout_s)
+        code = stop_by_pid(self.process, timeout_s)
         self._reader.join(5)
         _close(self.process)
         return code
@@ -234,6 +224,6 @@ class PrometheusProcess:
         return list(self.api("alerts")["data"]["alerts"])
 
     def stop(self) -> None:
-        code = _stop(self.process)
+        code = stop_by_pid(self.process)
         self.log.close()
         assert code == 0

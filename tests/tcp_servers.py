@@ -32,18 +32,9 @@ import time
 from pathlib import Path
 
 from tests.processes import free_port
+from tests.server_process import start_reporting_port, stop_by_pid
 
 BANNER = b"SSH-2.0-test\r\n"
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(5)
 
 
 class RedisServer:
@@ -71,7 +62,7 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        _stop_process(self.process)
+        stop_by_pid(self.process, 5)
 
 
 class DialogueServer:
@@ -85,19 +76,13 @@ class DialogueServer:
             args += ["--cert", str(tls[0]), "--key", str(tls[1])]
         if client_ca is not None:
             args += ["--client-ca", str(client_ca)]
-        self.process = subprocess.Popen(args, start_new_session=True, cwd=Path(__file__).resolve().parent.parent)
-        deadline = time.monotonic() + 15
-        while not port_file.exists():
-            assert self.process.poll() is None, f"dialogue server {mode} exited"
-            assert time.monotonic() < deadline, f"dialogue server {mode} did not start"
-            time.sleep(0.02)
-        self.port = int(port_file.read_text())
+        self.process, self.port = start_reporting_port(args, port_file, f"dialogue server {mode}", 15)
 
     def target(self, host: str = "127.0.0.1") -> str:
         return f"{host}:{self.port}"
 
     def stop(self) -> None:
-        _stop_process(self.process)
+        stop_by_pid(self.process, 5)
 
 
 # the server side, in its own process

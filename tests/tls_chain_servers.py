@@ -1,7 +1,7 @@
 """A TLS server for the tls check's tests, run as its own process: it sends a chain file, may cap its TLS version
 and may require a client certificate, and after the handshake waits for the client to close.
 
-`python tests/tls_chain_servers.py --port-file F --cert CHAIN --key KEY [--max-version TLSv1.2] [--client-ca CA]
+`python -m tests.tls_chain_servers --port-file F --cert CHAIN --key KEY [--max-version TLSv1.2] [--client-ca CA]
 [--blocking]` binds 127.0.0.1 on a free port, writes the port to F and serves until SIGTERM. Two ways to refuse a
 client certificate, both seen in the field: by default an asyncio server, which closes the connection without a
 word when the handshake fails; `--blocking`, a thread per connection on blocking sockets, where OpenSSL sends its
@@ -13,16 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.server_process import start_reporting_port, stop_by_pid
 
 _IDLE_S = 10.0  # a client that never closes is dropped after this
 
@@ -33,7 +33,7 @@ class ChainServer:
     def __init__(self, directory: Path, chain: tuple[Path, Path], max_version: str | None = None,
                  client_ca: Path | None = None, blocking: bool = False) -> None:
         port_file = directory / f"tls-{time.monotonic_ns()}.port"
-        args = [sys.executable, __file__, "--port-file", str(port_file), "--cert", str(chain[0]),
+        args = [sys.executable, "-m", "tests.tls_chain_servers", "--port-file", str(port_file), "--cert", str(chain[0]),
                 "--key", str(chain[1])]
         if max_version:
             args += ["--max-version", max_version]
@@ -41,25 +41,13 @@ class ChainServer:
             args += ["--client-ca", str(client_ca)]
         if blocking:
             args.append("--blocking")
-        self.process = subprocess.Popen(args, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while not port_file.exists():
-            assert self.process.poll() is None, "tls server exited"
-            assert time.monotonic() < deadline, "tls server did not start"
-            time.sleep(0.02)
-        self.port = int(port_file.read_text())
+        self.process, self.port = start_reporting_port(args, port_file, "tls server")
 
     def target(self, host: str = "127.0.0.1") -> str:
         return f"{host}:{self.port}"
 
     def stop(self) -> None:
-        os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-        assert self.process.returncode is not None
+        stop_by_pid(self.process, 5)
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
