@@ -34,19 +34,9 @@ import dns.query
 import dns.rcode
 import dns.rrset
 
-from tests.server_process import start_reporting_port, stop_by_pid
+from tests.server_process import has_ipv6_loopback, start_reporting_port, stop_by_pid
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def has_ipv6_loopback() -> bool:
-    """Whether ::1 can be bound here (a container may have IPv6 off)."""
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
 
 
 def free_udp_tcp_port(ipv6: bool = False) -> int:

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prober.probers.icmp_socket import internet_checksum
+
 REPO = Path(__file__).resolve().parent.parent
 COMMAND_TIMEOUT_S = 30
 _names = itertools.count()
@@ -134,15 +136,6 @@ class Responder:
         self._netns.sysctl("net.ipv4.icmp_echo_ignore_all", "0")
 
 
-def _checksum(packet: bytes) -> int:
-    if len(packet) % 2:
-        packet += b"\0"
-    total = sum(int.from_bytes(packet[i:i + 2], "big") for i in range(0, len(packet), 2))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
 async def _respond(delay_s: float, copies: int, corrupt: bool) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     sock.setblocking(False)
@@ -154,7 +147,7 @@ async def _respond(delay_s: float, copies: int, corrupt: bool) -> None:
             return  # not an echo request (our own replies come by too)
         payload = bytes(b ^ 0xFF for b in icmp[8:]) if corrupt else icmp[8:]
         answer = b"\0\0\0\0" + icmp[4:8] + payload
-        answer = answer[:2] + struct.pack("!H", _checksum(answer)) + answer[4:]
+        answer = answer[:2] + struct.pack("!H", internet_checksum(answer)) + answer[4:]
         for _ in range(copies):
             loop.call_later(delay_s, sock.sendto, answer, (source[0], 0))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -41,3 +42,13 @@ def stop_by_pid(process: subprocess.Popen[Any], timeout_s: float = 10.0) -> int:
             process.wait(5)
     assert process.returncode is not None
     return process.returncode
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether ::1 can be bound here (a container may have IPv6 off)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True

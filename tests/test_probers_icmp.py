@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from prober.probers.icmp import IcmpProber
 from prober.probers.icmp_socket import SocketKind
 from prober.result import Phase, PingOutcome, Reason, Result
 from tests.icmp_netns import Netns, Responder, VethLink, probe_in
+from tests.server_process import has_ipv6_loopback
 
 NO_SOCKET = f"no ICMP socket: needs CAP_NET_RAW or net.ipv4.ping_group_range including gid {os.getegid()}"
 
@@ -46,17 +46,8 @@ def default_ttl() -> int:
     return int(Path("/proc/sys/net/ipv4/ip_default_ttl").read_text())
 
 
-def has_ip6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="raw ICMP sockets and network namespaces need root")
-needs_ip6 = pytest.mark.skipif(not has_ip6_loopback(), reason="this machine has no ::1")
+needs_ip6 = pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no ::1")
 
 
 def assert_all_answered(result: Result, packets: int) -> None:

@@ -161,7 +161,7 @@ class EchoSocket:
         kind = _ICMP6_ECHO_REQUEST if v6 else _ICMP_ECHO_REQUEST
         packet = _HEADER.pack(kind, 0, 0, self._identifier, sequence) + self._payload
         if not v6 and self.kind is SocketKind.RAW:  # the kernel sums the others (datagram, and ICMPv6 always)
-            packet = packet[:2] + struct.pack("!H", _checksum(packet)) + packet[4:]
+            packet = packet[:2] + struct.pack("!H", internet_checksum(packet)) + packet[4:]
         request = EchoRequest(time.perf_counter(), time.time_ns())
         self.sock.sendto(packet, self._address)
         return request
@@ -210,7 +210,7 @@ def _hop_limit(ancillary: list[tuple[int, int, bytes]]) -> int | None:
     return None
 
 
-def _checksum(packet: bytes) -> int:
+def internet_checksum(packet: bytes) -> int:
     """The Internet checksum (RFC 1071) of `packet` with its checksum field zero."""
     if len(packet) % 2:
         packet += b"\0"
