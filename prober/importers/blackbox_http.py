@@ -140,26 +140,24 @@ def _body_regex(mapping: Mapping, node: Node) -> None:
     _append(mapping, "expect.body_regex", mapping.regexps(node, "fail_if_body_not_matches_regexp"))
 
 
-def _header_not_matches(mapping: Mapping, node: Node) -> None:
-    """The header must be there with a value that matches: exactly expect.headers (allow_missing is not)."""
+def _header_conditions(mapping: Mapping, node: Node, key: str, negate: bool) -> None:
+    """fail_if_header_not_matches: the header must be there with a value that matches (exactly expect.headers);
+    fail_if_header_matches (`negate`): there and not matching, a negative lookahead. allow_missing cannot be."""
     for spec in node.elements():
         name, pattern = spec.at("header").text(), spec.at("regexp").text()
         if spec.at("allow_missing").present and spec.at("allow_missing").flag():
-            mapping.draft.no_equivalent(f"fail_if_header_not_matches ({name})", "allow_missing: prober's "
-                                        "expect.headers fails on a missing header")
+            mapping.draft.no_equivalent(f"{key} ({name})", "allow_missing: prober's expect.headers fails on a "
+                                        "missing header")
             continue
-        _header(mapping, spec, name, pattern, "fail_if_header_not_matches")
+        _header(mapping, spec, name, pattern, key, negate=negate)
 
 
 def _header_matches(mapping: Mapping, node: Node) -> None:
-    """The header must be there and not match: a negative lookahead in expect.headers (allow_missing cannot)."""
-    for spec in node.elements():
-        name, pattern = spec.at("header").text(), spec.at("regexp").text()
-        if spec.at("allow_missing").present and spec.at("allow_missing").flag():
-            mapping.draft.no_equivalent(f"fail_if_header_matches ({name})", "allow_missing: prober's "
-                                        "expect.headers fails on a missing header")
-            continue
-        _header(mapping, spec, name, pattern, "fail_if_header_matches", negate=True)
+    _header_conditions(mapping, node, "fail_if_header_matches", negate=True)
+
+
+def _header_not_matches(mapping: Mapping, node: Node) -> None:
+    _header_conditions(mapping, node, "fail_if_header_not_matches", negate=False)
 
 
 def _header(mapping: Mapping, spec: Node, name: str, pattern: str, label: str, negate: bool = False) -> None:
