@@ -16,11 +16,13 @@ from pathlib import Path
 from aiohttp import web
 
 from prober.config import AgentConfig, ConfigError, load_config
-from prober.config.models import AgentSection, BasicAuth, JourneyCheck, JourneysSection
+from prober.config.models import AgentSection, BasicAuth, Check, JourneyCheck, JourneysSection
+from prober.config.page_check import PageCheck
 from prober.event_loop import LoopLagMonitor
 from prober.exporters.log import RunLogger
 from prober.exporters.prometheus import PrometheusExporter
 from prober.exporters.status import RunHistory
+from prober.journey.devices import device_problem
 from prober.journey.pool import WorkerPool
 from prober.journey.validation import script_problems
 from prober.probers import IN_AGENT_TYPES, ProberDeps, TlsContexts, build_prober
@@ -56,13 +58,19 @@ def build_jobs(config: AgentConfig, path: Path, pool: WorkerPool) -> tuple[list[
     return built[0], built[1]
 
 
-def journey_script_problems(config: AgentConfig, path: Path, only_here: bool = True) -> list[str]:
-    """Import every journey script (of this region's checks) in a child process; a problem per bad script."""
-    journeys = [(i, c) for i, c in enumerate(config.checks)
-                if isinstance(c, JourneyCheck) and (config.runs_here(c) or not only_here)]
+def browser_check_problems(checks: list[tuple[int, Check]], path: Path) -> list[str]:
+    """Import the journey scripts of these (index, check) pairs in a child process, and look up every `device:` in
+    Playwright's list (another child); a problem per bad script or device."""
+    journeys = [(i, c) for i, c in checks if isinstance(c, JourneyCheck)]
     found = script_problems([check.script for _i, check in journeys])
-    return [f"{path}: checks[{index}] ({check.name}): script: {problem}"
-            for (index, check), problem in zip(journeys, found, strict=True) if problem]
+    problems = [f"{path}: checks[{index}] ({check.name}): script: {problem}"
+                for (index, check), problem in zip(journeys, found, strict=True) if problem]
+    for index, check in checks:
+        device = check.device if isinstance(check, JourneyCheck | PageCheck) else None
+        problem = device_problem(device) if device is not None else None
+        if problem:
+            problems.append(f"{path}: checks[{index}] ({check.name}): device: {problem}")
+    return problems
 
 
 def load(
@@ -74,7 +82,7 @@ def load(
     Blocking (file reads, a child process): the agent calls it in a thread.
     """
     config = load_config(path, region=region, listen=listen)
-    problems = journey_script_problems(config, path)
+    problems = browser_check_problems([(i, c) for i, c in enumerate(config.checks) if config.runs_here(c)], path)
     if problems:
         raise ConfigError(problems)
     return config, build_jobs(config, path, pool)
@@ -86,10 +94,9 @@ async def check_once(path: Path, name: str, region: str | None = None) -> tuple[
     config = load_config(path, region=region)
     for index, check in enumerate(config.checks):
         if check.name == name:
-            if isinstance(check, JourneyCheck):
-                problems = script_problems([check.script])
-                if problems[0]:
-                    raise ConfigError([f"{path}: checks[{index}] ({name}): script: {problems[0]}"])
+            problems = browser_check_problems([(index, check)], path)
+            if problems:
+                raise ConfigError(problems)
             pool = WorkerPool(config.agent.journeys)
             try:
                 deps = ProberDeps(TlsContexts(), pool, config.agent.journeys)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from prober import __version__
-from prober.agent import Agent, build_jobs, check_once, journey_script_problems
+from prober.agent import Agent, browser_check_problems, build_jobs, check_once
 from prober.config import ConfigError, load_config
 from prober.config.units import parse_duration
 from prober.event_loop import run_loop
@@ -21,6 +21,7 @@ from prober.exporters.status import protocol_view
 from prober.importers import ImportFailedError, import_blackbox
 from prober.journey.pool import WorkerPool
 from prober.report.analysis import analyse
+from prober.report.comparison import LabelSelector, NothingToCompareError, fetch_comparison
 from prober.report.history import PrometheusClient, PrometheusError, fetch
 from prober.report.html import as_html
 from prober.report.text import as_json, as_markdown
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="regions that must fail together for an incident (default: rules.consensus.min_regions)")
     report.add_argument("--step", type=parse_duration, default=300.0, help="resolution, a duration (default: 5m)")
     report.add_argument("--title", default="Service level report")
+    report.add_argument("--compare", type=_label_selector, metavar="LABEL=VALUE",
+                        help="add a comparison of the checks with this label value, e.g. group=competitors")
     importer = sub.add_parser("import", help="write an agent.yaml from another tool's configuration")
     importers = importer.add_subparsers(dest="importer", required=True)
     blackbox = importers.add_parser("blackbox", help="from blackbox_exporter modules and the Prometheus jobs "
@@ -77,6 +80,13 @@ def _utc_time(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a UTC date or time such as 2026-10-01 (got {text!r})") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _label_selector(text: str) -> LabelSelector:
+    try:
+        return LabelSelector.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,10 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(path: Path, region: str | None) -> int:
-    """Validate the file, import every journey script (of every region) in a child, build every prober."""
+    """Validate the file, import every journey script and look up every device (of every region) in children,
+    build every prober."""
     try:
         config = load_config(path, region=region)
-        problems = journey_script_problems(config, path, only_here=False)
+        problems = browser_check_problems(list(enumerate(config.checks)), path)
         if problems:
             raise ConfigError(problems)
         jobs, _canaries = build_jobs(config, path, WorkerPool(config.agent.journeys))
@@ -137,13 +148,17 @@ def _report(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         print("prober report: --to must be after --from", file=sys.stderr)
         return 1
+    client = PrometheusClient(args.prometheus)
     try:
-        history = fetch(PrometheusClient(args.prometheus), config, args.start, args.end, args.step)
-    except PrometheusError as exc:
+        # the comparison first: a label value that no check has fails before any long query
+        comparison = None if args.compare is None else fetch_comparison(client, config, args.compare, args.start,
+                                                                         args.end, args.step)
+        history = fetch(client, config, args.start, args.end, args.step)
+    except (PrometheusError, NothingToCompareError) as exc:
         print(f"prober report: {exc}", file=sys.stderr)
         return 1
     regions = args.incident_regions or config.rules.consensus.min_regions
-    report = analyse(config, history, regions)
+    report = analyse(config, history, regions, comparison)
     text = {"html": lambda: as_html(report, args.title), "markdown": lambda: as_markdown(report),
             "json": lambda: as_json(report)}[args.format]()
     if args.out is None:
@@ -238,6 +253,12 @@ def _protocol_lines(view: dict[str, Any]) -> list[str]:
     if kind == "dns":
         return [f"  answer     {view['rcode']}, {view['answers']} answer(s), {view['authority']} authority, "
                 f"{view['additional']} additional"]
+    if kind == "page":
+        kinds = ", ".join(f"{count} {name}" for name, count in sorted(view["by_type"].items()))
+        lines = [f"  elements   {view['elements']} ({kinds}); failed: {view['failed_first_party']} first party, "
+                 f"{view['failed_third_party']} third party; {view['unfinished']} still loading"]
+        lines += [f"  failed     {e['url']} ({e['type']}, {e['party']} party): {e['error']}" for e in view["failed"]]
+        return lines
     return [f"  grpc       status {view['status_code']}, {view['serving_status'] or 'no serving status'}"]
 
 

@@ -85,6 +85,10 @@ class Counted(StrEnum):
     MAINTENANCE = "maintenance"  # it started inside a planned maintenance window
 
 
+Failure = tuple[Reason, str]
+"""An unmet expectation: the run's reason and its detail."""
+
+
 def cap_detail(text: str) -> str:
     """Cut a human-readable detail to a bounded size for logs (details are never metric labels)."""
     text = " ".join(text.split())
@@ -179,8 +183,91 @@ class GrpcOutcome:
     serving_status: str | None = None  # "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN", "UNKNOWN"
 
 
-ProtocolOutcome = TlsOutcome | DnsOutcome | PingOutcome | GrpcOutcome
-"""What a run of a protocol check measured beyond its phases (a journey's is `JourneyOutcome`)."""
+class ResourceType(StrEnum):
+    """The kind of an element a page requested (Playwright's resource types, folded into a bounded set)."""
+
+    DOCUMENT = "document"  # the page itself, and its frames
+    SCRIPT = "script"
+    STYLESHEET = "stylesheet"
+    IMAGE = "image"
+    FONT = "font"
+    XHR = "xhr"  # xhr and fetch
+    MEDIA = "media"
+    OTHER = "other"
+
+
+class Party(StrEnum):
+    """Whether an element came from the page's own registrable domain (or a configured first-party one)."""
+
+    FIRST = "first"
+    THIRD = "third"
+
+
+class ResourceOutcome(StrEnum):
+    """How an element's load ended: an answer under 400, or an error or a 4xx/5xx answer."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageResource:
+    """One element a page requested: where from (no query string, capped), what it is and how its load went.
+
+    Times are seconds; `start_s` from the navigation's start; the phases come from the browser's own resource
+    timing (absent when the connection was reused or the phase did not happen); `transfer_bytes` counts headers
+    and the encoded body as received.
+    """
+
+    url: str
+    type: ResourceType
+    party: Party
+    outcome: ResourceOutcome
+    status: int | None = None
+    error: str = ""  # why it failed: `net::ERR_CONNECTION_REFUSED`, `HTTP 404`
+    start_s: float = 0.0
+    duration_s: float | None = None
+    transfer_bytes: int | None = None
+    dns_s: float | None = None
+    connect_s: float | None = None
+    tls_s: float | None = None
+    ttfb_s: float | None = None
+    download_s: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResourceTotal:
+    """The elements of one (type, party, outcome) in a page run: how many, bytes and seconds summed."""
+
+    type: ResourceType
+    party: Party
+    outcome: ResourceOutcome
+    count: int
+    transfer_bytes: int = 0
+    duration_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageOutcome:
+    """What a page run loaded: `totals` over every element that finished, `resources` the first of them in
+    start order (capped: the waterfall and the failed list), `unfinished` the elements still loading at the end
+    (counted nowhere else)."""
+
+    document_status: int | None = None
+    title: str = ""
+    resources: tuple[PageResource, ...] = ()
+    totals: tuple[ResourceTotal, ...] = ()
+    unfinished: int = 0
+
+    def failed(self, party: Party | None = None) -> int:
+        """Elements that failed to load, of one party or of both."""
+        return sum(t.count for t in self.totals
+                   if t.outcome is ResourceOutcome.FAILED and (party is None or t.party is party))
+
+
+ProtocolOutcome = TlsOutcome | DnsOutcome | PingOutcome | GrpcOutcome | PageOutcome
+"""What a run measured beyond its phases (a journey's steps and vitals are in `JourneyOutcome`; a page run has
+both)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -33,7 +33,8 @@ GZIP_LEVEL = 1
 """Fastest: metrics text shrinks ~10x even so, and a 30 MB scrape compresses in a fraction of a second."""
 _INLINE_GZIP_BYTES = 64 << 10
 
-_ARTIFACT_TYPES = {".png": "image/png", ".zip": "application/zip", ".log": "text/plain; charset=utf-8"}
+_ARTIFACT_TYPES = {".png": "image/png", ".zip": "application/zip", ".log": "text/plain; charset=utf-8",
+                   ".har": "application/json"}
 
 
 class StatusSource(Protocol):

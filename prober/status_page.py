@@ -2,7 +2,8 @@
 
 `/` lists every check with its status, last run, a sparkline of the kept runs and their availability;
 `/checks/{name}` shows one check: its recent runs, the HTTP phase waterfall of the last run, or for journeys the
-steps, the failed step's error, the web vitals, the screenshot inline and links to the trace and console log.
+steps, the failed step's error, the web vitals, the screenshot inline and links to the trace and console log; for
+page checks their elements, the failed ones by URL and the waterfall of every element.
 Every value is escaped; the views hold no URL or parameter of a check.
 """
 
@@ -166,6 +167,47 @@ def _protocol(protocol: dict[str, Any]) -> str:
             + "".join(f'<div class="card"><span>{k}</span><b>{v}</b></div>' for k, v in cards) + "</div>")
 
 
+def _size(count: int | None) -> str:
+    if count is None:
+        return NONE
+    return f"{count / 1024:.1f} KiB" if count >= 1024 else f"{count} B"
+
+
+def _page_elements(protocol: dict[str, Any], waterfall: list[dict[str, Any]]) -> str:
+    """A page run's elements: counts, the failed ones by URL, and the waterfall of every element it loaded."""
+    failed = protocol["failed_first_party"] + protocol["failed_third_party"]
+    cards = [("document", str(protocol["document_status"] or NONE)), ("elements", str(protocol["elements"])),
+             ("failed (first / third party)", f"{protocol['failed_first_party']} / {protocol['failed_third_party']}"),
+             ("transferred", _size(protocol["transfer_bytes"])), ("still loading at the end",
+                                                                  str(protocol["unfinished"]))]
+    parts = ['<h2>Elements</h2><div class="cards">'
+             + "".join(f'<div class="card"><span>{k}</span><b>{v}</b></div>' for k, v in cards) + "</div>"]
+    if failed:
+        items = "".join(f'<li>{escape(e["url"])} <span class="detail">{escape(e["type"])} · {escape(e["party"])} '
+                        f'party · {escape(e["error"])}</span></li>' for e in protocol["failed"])
+        more = failed - len(protocol["failed"])
+        parts.append(f'<div class="error">Failed elements:<ul>{items}</ul>{f"and {more} more" if more > 0 else ""}'
+                     "</div>")
+    end = max((e["start_s"] + (e["duration_s"] or 0.0) for e in waterfall), default=0.0) or 1.0
+    rows = []
+    for e in waterfall:
+        phases = ", ".join(f"{name} {_ms(e[name + '_s'])}" for name in ("dns", "connect", "tls", "ttfb", "download")
+                           if e[name + "_s"] is not None)
+        colour = "background:var(--bad);" if e["outcome"] == "failed" else ""
+        rows.append(f'<tr><td class="detail" title="{escape(e["url"])}">{escape(e["url"][-60:])}</td>'
+                    f'<td>{escape(e["type"])}</td><td>{escape(e["party"])}</td>'
+                    f'<td class="num">{escape(str(e["status"] or e["error"] or NONE))}</td>'
+                    f'<td class="track wide"><div class="bar" title="{escape(phases)}" style="{colour}margin-left:'
+                    f'{e["start_s"] / end * 100:.1f}%;width:{(e["duration_s"] or 0.0) / end * 100:.1f}%"></div></td>'
+                    f'<td class="num">{_ms(e["duration_s"])}</td>'
+                    f'<td class="num">{_size(e["transfer_bytes"])}</td></tr>')
+    if rows:
+        parts.append('<h2>Waterfall of the last run</h2><table class="waterfall"><thead><tr><th>element</th>'
+                     '<th>type</th><th>party</th><th>status</th><th class="wide">timeline</th><th>duration</th>'
+                     f'<th>size</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return "".join(parts)
+
+
 def _journey(journey: dict[str, Any]) -> str:
     parts = []
     failed = next((s for s in journey["steps"] if s["status"] == "failed"), None)
@@ -175,8 +217,9 @@ def _journey(journey: dict[str, Any]) -> str:
     rows = "".join(f'<tr><td>{escape(s["name"])}</td><td>{_badge(s["status"])}</td>'
                    f'<td class="num">{_ms(s["duration_s"])}</td><td class="detail">{escape(s["detail"])}</td></tr>'
                    for s in journey["steps"])
-    parts.append("<h2>Steps</h2><table><thead><tr><th>step</th><th>status</th><th>duration</th><th>error</th>"
-                 f"</tr></thead><tbody>{rows}</tbody></table>")
+    if rows:  # a page check has no steps
+        parts.append("<h2>Steps</h2><table><thead><tr><th>step</th><th>status</th><th>duration</th><th>error</th>"
+                     f"</tr></thead><tbody>{rows}</tbody></table>")
     if journey["page_loads"]:
         cards = []
         for index, load in enumerate(journey["page_loads"], 1):
@@ -231,7 +274,9 @@ def check_html(view: dict[str, Any]) -> str:
             body.append(_journey(last["journey"]))
         else:
             body.append(_waterfall(last["phases"]))
-        if "protocol" in last:
+        if "protocol" in last and last["protocol"]["kind"] == "page":
+            body.append(_page_elements(last["protocol"], last.get("waterfall", [])))
+        elif "protocol" in last:
             body.append(_protocol(last["protocol"]))
     rows = []
     for run in view["runs"]:

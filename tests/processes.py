@@ -50,12 +50,13 @@ def _close(process: subprocess.Popen[str]) -> None:
 
 class DemoShop:
     """`python -m prober.demo` on free loopback ports: the shop over HTTP (`port`) and HTTPS (`tls_port`), its DNS
-    server for shop.demo. over UDP and TCP (`dns_port`) and its gRPC health service (`grpc_port`)."""
+    server for shop.demo. over UDP and TCP (`dns_port`), its gRPC health service (`grpc_port`) and the slower
+    Rival Shop over HTTP (`rival_port`)."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prober.demo", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
-             "--dns-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"],
+             "--dns-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--rival-listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE, text=True, cwd=REPO,
         )
         assert self.process.stdout is not None
@@ -66,6 +67,7 @@ class DemoShop:
         self.tls_port = self._next_port(r"demo shop listening on https://127\.0\.0\.1:(\d+)")
         self.dns_port = self._next_port(r"demo dns listening on udp\+tcp 127\.0\.0\.1:(\d+)")
         self.grpc_port = self._next_port(r"demo grpc listening on 127\.0\.0\.1:(\d+)")
+        self.rival_port = self._next_port(r"demo rival shop listening on http://127\.0\.0\.1:(\d+)")
 
     def _next_port(self, ready_line: str) -> int:
         """The port on the next line the demo prints, which must match `ready_line` (the demo prints them in order)."""
@@ -80,6 +82,9 @@ class DemoShop:
 
     def https_url(self, path: str = "/") -> str:
         return f"https://127.0.0.1:{self.tls_port}{path}"
+
+    def rival_url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.rival_port}{path}"
 
     def stop(self) -> None:
         code = stop_by_pid(self.process)

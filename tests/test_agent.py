@@ -176,7 +176,7 @@ def test_prober_check_prints_what_a_protocol_check_measured(tmp_path: Path, demo
 def test_prober_validate(tmp_path: Path) -> None:
     good = run_cli("validate", "--config", str(REPO / "agent.yaml"))
     assert good.returncode == 0
-    assert "ok: 11 check(s)" in good.stdout
+    assert "ok: 14 check(s)" in good.stdout
     bad = run_cli("validate", "--config", str(REPO / "tests/config/invalid-duplicate-name.yaml"))
     assert bad.returncode == 1
     assert "checks[1] (home): name: duplicate check name" in bad.stderr

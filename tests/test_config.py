@@ -8,6 +8,7 @@ import pytest
 
 from prober.config import ConfigError, load_config
 from prober.config.models import HttpCheck, JourneyCheck
+from prober.config.page_check import PageCheck
 from prober.config.units import format_duration, parse_duration, parse_size
 
 CONFIG_DIR = Path(__file__).parent / "config"
@@ -183,3 +184,39 @@ def test_slo_groups_maintenance_and_canaries_load(tmp_path: Path) -> None:
     path.write_text("defaults: {interval: 7s}\nagent:\n  canaries: [{name: dns, type: http, url: 'http://127.0.0.1:9/'}]\n")
     canary = load_config(path).agent.canaries[0]
     assert canary.interval == 7.0 and canary.timeout == 10.0  # canaries inherit defaults like checks
+
+
+def test_a_page_check_with_a_device_a_network_and_labels(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("""
+defaults: {interval: 1m, timeout: 20s}
+checks:
+  - name: home_page
+    type: page
+    url: http://127.0.0.1:8080/
+    device: "iPhone 13"
+    network: slow_4g
+    locale: zh-CN
+    timezone: Asia/Shanghai
+    geolocation: {latitude: 31.23, longitude: 121.47}
+    labels: {site: ours, group: competitors}
+    expect: {status: [200], selector: "#buy", title_regex: "Shop", max_lcp: 2500ms, max_cls: 0.1}
+  - name: checkout
+    type: journey
+    script: journey.py
+    network: {latency: 400ms, download_kbps: 1000}
+""")
+    (tmp_path / "journey.py").write_text("")
+    page, journey = load_config(path).checks
+    assert isinstance(page, PageCheck) and isinstance(journey, JourneyCheck)
+    assert page.labels == {"site": "ours", "group": "competitors"}
+    assert page.emulation() == {
+        "device": "iPhone 13", "locale": "zh-CN", "timezone": "Asia/Shanghai",
+        "geolocation": {"latitude": 31.23, "longitude": 121.47, "accuracy": 10.0},
+        "network": {"offline": False, "latency_ms": 150.0, "download_kbps": 1600.0, "upload_kbps": 750.0}}
+    spec = page.page_spec()
+    assert spec["status"] == ["200"] and spec["max_lcp_s"] == 2.5 and spec["max_failed_resources"] == 0
+    assert spec["settle_s"] == 0.5 and spec["title_regex"] == "Shop" and spec["max_ttfb_s"] is None
+    assert journey.emulation() == {"network": {"offline": False, "latency_ms": 400.0, "download_kbps": 1000.0,
+                                               "upload_kbps": None}}
+    assert journey.labels == {}

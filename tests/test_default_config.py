@@ -15,7 +15,7 @@ def test_every_check_of_the_default_agent_yaml_goes_green_against_the_demo(tmp_p
                                                                             demo_shop: DemoShop) -> None:
     text = (REPO / "agent.yaml").read_text()
     for default, port in ((8080, demo_shop.port), (8443, demo_shop.tls_port), (8053, demo_shop.dns_port),
-                          (8081, demo_shop.grpc_port)):  # the demo of this test listens on free ports
+                          (8081, demo_shop.grpc_port), (8082, demo_shop.rival_port)):  # this test's demo: free ports
         text = text.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}").replace(f"localhost:{default}",
                                                                                 f"localhost:{port}")
     text = text.replace("script: checks/", f"script: {REPO}/checks/")
@@ -25,7 +25,7 @@ def test_every_check_of_the_default_agent_yaml_goes_green_against_the_demo(tmp_p
     try:
         names = [line.split("name:", 1)[1].split()[0] for line in text.splitlines()
                  if line.strip().startswith("- name:") and "type:" not in line]
-        types = {"tcp", "dns", "icmp", "tls", "grpc", "http", "journey"}
+        types = {"tcp", "dns", "icmp", "tls", "grpc", "http", "journey", "page"}
         assert all(f"type: {kind}" in text for kind in types)
         for name in names:
             if name == "shop_works":  # the SLO group, not a check
@@ -38,5 +38,11 @@ def test_every_check_of_the_default_agent_yaml_goes_green_against_the_demo(tmp_p
         assert agent.metric("probe_dns_answer_rrs", check="demo_dns") == 1
         assert agent.metric("probe_grpc_healthcheck_response", check="demo_grpc_health",
                             serving_status="SERVING") == 1
+        for page in ("home_page", "rival_home_page"):  # first- and third-party elements, all loaded
+            for party in ("first", "third"):
+                assert agent.metric("prober_page_resources_total", check=page, type="image", party=party,
+                                    outcome="ok") >= 1
+        assert agent.metric("prober_check_runs_total", check="rival_home_page", site="rival_shop",
+                            group="shops") >= 1
     finally:
         assert agent.stop() == 0

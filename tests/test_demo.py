@@ -211,7 +211,7 @@ async def test_cli_serves_and_exits_on_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "prober.demo", "--listen", "127.0.0.1:0",
         # the other listeners' default ports may be taken (`./dev run`, another test): see test_demo_services.py
-        "--tls-listen", "off", "--dns-listen", "off", "--grpc-listen", "off",
+        "--tls-listen", "off", "--dns-listen", "off", "--grpc-listen", "off", "--rival-listen", "off",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:

@@ -291,7 +291,8 @@ def test_tls_key_loads_from_memory_or_a_temporary_folder_that_is_removed(
 
 
 def _demo_command(**listen: str) -> list[str]:
-    flags = {"listen": "127.0.0.1:0", "tls_listen": "off", "dns_listen": "off", "grpc_listen": "off", **listen}
+    flags = {"listen": "127.0.0.1:0", "tls_listen": "off", "dns_listen": "off", "grpc_listen": "off",
+             "rival_listen": "off", **listen}
     return [sys.executable, "-m", "prober.demo",
             *(part for key, value in flags.items() for part in (f"--{key.replace('_', '-')}", value))]
 

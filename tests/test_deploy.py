@@ -201,3 +201,26 @@ def test_dashboard_is_valid_json_with_slo_region_and_journey_panels() -> None:
                  "step timings", "web vitals", "icmp packet loss", "icmp round trip", "dns answers", "grpc serving"):
         assert word in titles, word
     assert {v["name"] for v in board["templating"]["list"]} >= {"datasource", "region", "check", "slo"}
+
+
+def test_dashboard_has_a_comparisons_row_with_its_variables() -> None:
+    """Comparison variables with All (which must match series without the label too), and a row whose panels
+    filter by all of them (their numbers are asserted in test_comparisons_e2e.py)."""
+    board = json.loads((DEPLOY / "grafana" / "prober-slos.json").read_text())
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    for name in ("group", "site", "isp"):
+        assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*", name
+        assert variables[name]["query"]["query"].startswith("label_values("), name
+    titles = [p["title"] for p in board["panels"]]
+    row = titles.index("Comparisons: competitors, regions, ISPs")
+    after = board["panels"][row + 1:]
+    panels = after[:next((i for i, p in enumerate(after) if p["type"] == "row"), len(after))]
+    assert len(panels) == 5 and all(p["title"].startswith("Comparison") for p in panels)
+    for panel in panels:
+        for target in panel["targets"]:
+            for matcher in ('group=~"$group"', 'site=~"$site"', 'region=~"$region"', 'isp=~"$isp"'):
+                assert matcher in target["expr"], (panel["title"], matcher)
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in board["panels"][:row])
+    assert board["panels"][row]["gridPos"]["y"] >= bottom  # below every other panel, overlapping none

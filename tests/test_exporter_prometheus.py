@@ -12,6 +12,7 @@ from prober.config.dns_check import DnsCheck
 from prober.config.grpc_check import GrpcCheck
 from prober.config.icmp_check import IcmpCheck
 from prober.config.models import Check, HttpCheck, JourneyCheck
+from prober.config.page_check import PageCheck
 from prober.config.tcp_check import TcpCheck
 from prober.config.tls_check import TlsCheck
 from prober.exporters.check_series import MAX_STEP_LABELS
@@ -23,9 +24,14 @@ from prober.result import (
     GrpcOutcome,
     JourneyOutcome,
     PageEvent,
+    PageOutcome,
+    Party,
     Phase,
     PingOutcome,
     Reason,
+    ResourceOutcome,
+    ResourceTotal,
+    ResourceType,
     Result,
     StepResult,
     StepStatus,
@@ -97,6 +103,30 @@ def journey_result(name: str = "shop_checkout", reason: Reason = Reason.OK, run_
                   journey=outcome)
 
 
+def page_check(name: str = "home_page") -> PageCheck:
+    return PageCheck.model_validate({"name": name, "type": "page", "url": "http://127.0.0.1:8080/", "interval": "1m",
+                                     "timeout": "20s", "attempts": 1, "labels": {"site": "ours", "group": "shops"},
+                                     "slo": {"availability": 99.5, "latency": {"threshold": "3s", "target": 90}}})
+
+
+def page_result(name: str = "home_page", failed_images: int = 0) -> Result:
+    """A page run that loaded a document, a stylesheet, a script, three images (one third-party) and a fetch."""
+    first, third, ok, failed = Party.FIRST, Party.THIRD, ResourceOutcome.OK, ResourceOutcome.FAILED
+    totals = [ResourceTotal(ResourceType.DOCUMENT, first, ok, 1, 4000, 0.05),
+              ResourceTotal(ResourceType.STYLESHEET, first, ok, 1, 2000, 0.01),
+              ResourceTotal(ResourceType.SCRIPT, first, ok, 1, 3000, 0.01),
+              ResourceTotal(ResourceType.IMAGE, first, ok, 2, 20000, 0.04),
+              ResourceTotal(ResourceType.IMAGE, third, ok, 1, 1000, 0.02),
+              ResourceTotal(ResourceType.XHR, first, ok, 1, 500, 0.005)]
+    if failed_images:
+        totals.append(ResourceTotal(ResourceType.IMAGE, first, failed, failed_images, 300, 0.01))
+    outcome = JourneyOutcome(run_id="p1", page_loads=({Vital.TTFB: 0.05, Vital.FCP: 0.2, Vital.LCP: 0.4,
+                                                       Vital.CLS: 0.0},))
+    return Result(check=name, ok=not failed_images, reason=Reason.ASSERTION if failed_images else Reason.OK,
+                  duration_s=0.6, started_at=time.time(), status_code=200, journey=outcome,
+                  protocol=PageOutcome(document_status=200, title="Demo Shop", totals=tuple(totals)))
+
+
 def protocol_checks() -> list[Check]:
     """One check of each protocol type, each with an SLO latency threshold off the default buckets."""
     common = {"interval": "30s", "timeout": "10s", "attempts": 1,
@@ -134,8 +164,12 @@ def protocol_result(name: str) -> Result:
 
 def fed_exporter() -> PrometheusExporter:
     exporter = PrometheusExporter(lambda: 0.002, AgentFigures())
-    exporter.configure("eu-west-1", {"provider": "aws"}, [check("shop_home"), journey_check(), *protocol_checks()],
+    exporter.configure("eu-west-1", {"provider": "aws"},
+                       [check("shop_home"), journey_check(), page_check(), *protocol_checks()],
                        maintained=["shop_home", "shop_checkout"])
+    for page_run in (page_result(), page_result(failed_images=2)):
+        exporter.run_started(page_run.check, 0.001)
+        exporter.run_finished(page_run, page_run)
     for protocol_check in protocol_checks():
         run = protocol_result(protocol_check.name)
         exporter.run_started(protocol_check.name, 0.001)
@@ -198,9 +232,9 @@ def test_counters_gauges_and_labels() -> None:
     assert sample(text, "probe_http_duration_seconds", phase="processing", **common) == 0.05
     assert sample(text, "probe_ssl_earliest_cert_expiry", **common) == 1.8e9
     assert sample(text, "prober_check_phase_duration_seconds_count", phase="ttfb", **common) == 3
-    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 10
+    assert sample(text, "prober_schedule_lag_seconds_count", region="eu-west-1") == 12
     assert sample(text, "prober_config_last_reload_successful", region="eu-west-1") == 1
-    assert sample(text, "prober_checks_configured", region="eu-west-1") == 7
+    assert sample(text, "prober_checks_configured", region="eu-west-1") == 8
     assert sample(text, "prober_runs_in_flight", region="eu-west-1") == 0
     assert "_created" not in text
 
@@ -325,6 +359,42 @@ def test_series_per_check_type_are_pinned() -> None:
         assert series_of(exporter, "https") == expected["https"] + 2
 
 
+def test_series_of_a_page_check_are_pinned() -> None:
+    """The README's series table for a page check: the SLI counters, the duration histogram, the document's status,
+    its vitals and, per element type it loaded, the element counters and the bytes and seconds summaries."""
+    for phase_histograms in (False, True):  # a page has no phases nor steps: the option costs it nothing
+        exporter = PrometheusExporter(lambda: 0.0)
+        exporter.configure("eu", {}, [page_check()], phase_histograms=phase_histograms)
+        exporter.run_finished(page_result(), page_result())
+        # 6 SLI counters, the duration (11 default buckets under its 20s timeout, its 3s threshold, +Inf, count,
+        # sum), 3 last-run gauges, ttfb/fcp/lcp (14 buckets, +Inf, count, sum) and cls (8 + 3), 6 element counters,
+        # 5 element types x 2 summaries x (sum, count)
+        expected = 6 + 15 + 3 + 3 * 17 + 11 + 6 + 5 * 2 * 2
+        assert series_of(exporter, "home_page") == expected == 112
+        failed = page_result(failed_images=1)
+        exporter.run_finished(failed, failed)
+        assert series_of(exporter, "home_page") == expected + 1 + 2  # failed images; failures by reason (2)
+
+
+def test_what_a_page_check_exports_with_its_labels() -> None:
+    text = scrape(fed_exporter())
+    page = {"check": "home_page", "region": "eu-west-1", "provider": "aws", "site": "ours", "group": "shops"}
+    assert sample(text, "prober_page_resources_total", type="image", party="first", outcome="ok", **page) == 4
+    assert sample(text, "prober_page_resources_total", type="image", party="first", outcome="failed", **page) == 2
+    assert sample(text, "prober_page_resources_total", type="image", party="third", outcome="ok", **page) == 2
+    assert sample(text, "prober_page_resource_transfer_bytes_count", type="image", **page) == 8
+    assert sample(text, "prober_page_resource_transfer_bytes_sum", type="image", **page) == 2 * 21000 + 300
+    assert sample(text, "prober_page_resource_duration_seconds_sum", type="document", **page) == 0.1
+    assert sample(text, "prober_browser_web_vital_count", vital="lcp", **page) == 2
+    assert sample(text, "probe_http_status_code", **page) == 200
+    assert sample(text, "prober_check_failures_total", reason="assertion", **page) == 1
+    assert sample(text, "prober_check_duration_seconds_bucket", le="3.0", **page) == 2  # its SLO threshold
+    # the check's labels are on every series of that check, and only there
+    lines = [line for line in text.splitlines() if 'check="home_page"' in line]
+    assert lines and all('site="ours"' in line and 'group="shops"' in line for line in lines)
+    assert not any('site="ours"' in line for line in text.splitlines() if 'check="home_page"' not in line)
+
+
 def test_series_of_each_protocol_type_are_pinned() -> None:
     """The README's series table for tcp, tls, dns, icmp and grpc checks (with an SLO threshold off the default
     buckets), after a passing run: every SLI counter, the duration histogram, and the type's gauges."""
@@ -374,3 +444,18 @@ def test_icmp_packets_of_runs_kept_out_of_the_slis_are_not_counted() -> None:
     text = scrape(exporter)
     assert sample(text, "prober_icmp_packets_sent_total", check="ping") == 5
     assert sample(text, "prober_icmp_rtt_seconds_count", check="ping") == 4
+
+
+def test_a_page_checks_vital_bounds_are_buckets_of_its_vitals() -> None:
+    bounded = PageCheck.model_validate({**page_check().model_dump(exclude={"expect"}),
+                                        "expect": {"max_lcp": "1200ms", "max_cls": 0.2}})
+    exporter = PrometheusExporter(lambda: 0.0)
+    exporter.configure("eu", {}, [bounded])
+    exporter.run_finished(page_result(), page_result())
+    text = scrape(exporter)
+    assert sample(text, "prober_browser_web_vital_bucket", vital="lcp", le="1.2") == 1  # LCP 0.4s
+    assert sample(text, "prober_browser_web_vital_bucket", vital="cls", le="0.2") == 1
+    exporter.configure("eu", {}, [page_check()])  # the bound is gone: so is its bucket, from the next load
+    exporter.run_finished(page_result(), page_result())
+    text = scrape(exporter)
+    assert 'le="1.2"' not in text and sample(text, "prober_browser_web_vital_count", vital="lcp") == 1

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright
 
 from prober.cli import main
-from prober.journey.browser import LAUNCH_ARGS, find_executable
+from tests.browsers import headless_chromium
 from tests.processes import REPO, PrometheusProcess
 
 pytestmark = pytest.mark.slow
@@ -173,19 +172,14 @@ async def test_html_report_stands_alone_and_renders(tmp_path: Path, prometheus: 
     html = report(tmp_path, prometheus, "html", "--title", "Shop: October 2026")
     assert "<script" not in html and "src=" not in html and 'href="http' not in html  # it stands alone
     SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=find_executable("headless_shell", None),
-                                                   args=list(LAUNCH_ARGS))
-        try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 1400})
-            await page.goto((tmp_path / "report.html").as_uri())
-            assert await page.title() == "Shop: October 2026"
-            assert await page.locator("svg[aria-label='availability per day']").count() == 1
-            burn_downs = page.locator("svg[aria-label='error budget burn-down']")
-            assert await burn_downs.count() == 3
-            assert "-202%" in (await burn_downs.first.text_content() or "")  # shop: 302% of its budget consumed
-            assert "10%" in await page.locator("table").first.inner_text()  # the credit owed
-            await page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
-        finally:
-            await browser.close()
+    async with headless_chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1100, "height": 1400})
+        await page.goto((tmp_path / "report.html").as_uri())
+        assert await page.title() == "Shop: October 2026"
+        assert await page.locator("svg[aria-label='availability per day']").count() == 1
+        burn_downs = page.locator("svg[aria-label='error budget burn-down']")
+        assert await burn_downs.count() == 3
+        assert "-202%" in (await burn_downs.first.text_content() or "")  # shop: 302% of its budget consumed
+        assert "10%" in await page.locator("table").first.inner_text()  # the credit owed
+        await page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
     assert (SHOTS / "report.png").stat().st_size > 20_000

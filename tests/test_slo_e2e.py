@@ -182,6 +182,6 @@ def dashboard_queries() -> list[str]:
     board = json.loads(DASHBOARD.read_text())
     exprs = [t["expr"] for panel in board["panels"] for t in panel.get("targets", [])]
     assert len(exprs) >= 10
-    values = {"region": ".*", "check": ".*", "slo": ".*", "job": "prober", "__rate_interval": "1m",
-              "__range": "5m", "__interval": "15s"}
+    values = {"region": ".*", "check": ".*", "slo": ".*", "job": "prober", "group": ".*", "site": ".*", "isp": ".*",
+              "__rate_interval": "1m", "__range": "5m", "__interval": "15s"}
     return [re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], expr) for expr in exprs]

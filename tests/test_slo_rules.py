@@ -13,9 +13,11 @@ import pytest
 import yaml
 
 from prober.cli import main
+from prober.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SLO_CONFIG = ROOT / "tests" / "slo" / "agent.yaml"
+COMPARE_CONFIG = ROOT / "tests" / "slo" / "compare.yaml"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 EU = {"job": "prober", "region": "eu", "instance": "eu:9470"}
 US = {"job": "prober", "region": "us", "instance": "us:9470"}
@@ -72,8 +74,8 @@ class Rules:
         return {"exp_labels": labels, "exp_annotations": {k: render(v) for k, v in rule["annotations"].items()}}
 
 
-def run_promtool_tests(tmp_path: Path, tests: list[dict[str, Any]]) -> None:
-    generate(tmp_path)
+def run_promtool_tests(tmp_path: Path, tests: list[dict[str, Any]], config: Path = SLO_CONFIG) -> None:
+    generate(tmp_path, config)
     spec = tmp_path / "tests.yaml"
     spec.write_text(yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests},
                                    sort_keys=False))
@@ -81,7 +83,7 @@ def run_promtool_tests(tmp_path: Path, tests: list[dict[str, Any]]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("config", [ROOT / "agent.yaml", SLO_CONFIG], ids=["default", "slo"])
+@pytest.mark.parametrize("config", [ROOT / "agent.yaml", SLO_CONFIG, COMPARE_CONFIG], ids=["default", "slo", "compare"])
 def test_generated_rules_pass_promtool_check(tmp_path: Path, config: Path) -> None:
     result = promtool("check", "rules", str(generate(tmp_path, config)))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -325,3 +327,139 @@ def test_every_check_type_has_its_slis_and_icmp_its_packet_loss(tmp_path: Path) 
              "exp_alerts": []},
         ],
     }])
+
+
+# comparisons: rules.group_by [isp] and the checks' labels (tests/slo/compare.yaml) --------------------------------
+EU_A = {"job": "prober", "region": "eu", "instance": "eu-a:9470", "isp": "telco_a"}
+EU_B = {"job": "prober", "region": "eu", "instance": "eu-b:9470", "isp": "telco_b"}
+US_A = {"job": "prober", "region": "us", "instance": "us-a:9470", "isp": "telco_a"}
+OURS = {"site": "ours", "group": "competitors"}
+RIVAL = {"site": "rival_a", "group": "competitors"}
+
+
+def labelled(**labels: str) -> str:
+    """A promtool label set as `exp_samples` wants it."""
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def buckets(name: str, where: dict[str, str], per_min: dict[str, int], **labels: str) -> list[dict[str, str]]:
+    """A histogram's cumulative buckets going up so many a minute (`per_min`: le -> observations at or under)."""
+    return [series(name, where, f"0+{count}x120", le=le, **labels) for le, count in per_min.items()]
+
+
+def test_without_comparisons_the_slis_keep_check_and_region_only(tmp_path: Path) -> None:
+    groups = {g["name"]: g["rules"] for g in yaml.safe_load(generate(tmp_path).read_text())["groups"]}
+    assert "prober-comparisons" not in groups
+    runs_5m = next(r for r in groups["prober-sli"] if r["record"] == "prober_check_region:runs:rate5m")
+    assert runs_5m["expr"].startswith("sum by (check, region) (")
+
+
+@pytest.mark.parametrize(("group_by", "problem"), [
+    ("[isp, isp]", "each label once"), ("[region]", "reserved"), ("[2isp]", "not a valid Prometheus label name"),
+])
+def test_group_by_takes_distinct_label_names_of_agents(tmp_path: Path, group_by: str, problem: str) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"checks: []\nrules: {{group_by: {group_by}}}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert any("group_by" in line and problem in line for line in raised.value.problems), raised.value.problems
+
+
+def test_slis_split_per_isp_and_keep_the_check_labels(tmp_path: Path) -> None:
+    """Two ISPs in eu, one in us. `ours` fails 1 run in 10 through telco_b only, `internal` (no labels) never;
+    30% of ours' runs through telco_b are over its 250ms threshold. Each vantage point reads its own truth, the
+    check labels select the compared checks, and the pooled SLO stays what the runs say."""
+    bucket = "prober_check_duration_seconds_bucket"
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            *runs({**EU_A, **OURS}, "ours", 10), *runs({**EU_B, **OURS}, "ours", 10, 1),
+            *runs({**US_A, **OURS}, "ours", 10),
+            *runs({**EU_A, **RIVAL}, "rival_a", 4), *runs({**EU_B, **RIVAL}, "rival_a", 4, 2),
+            *runs(EU_A, "internal", 10), *runs(EU_B, "internal", 10),
+            *buckets(bucket, {**EU_A, **OURS}, {"0.25": 10, "+Inf": 10}, check="ours"),
+            *buckets(bucket, {**EU_B, **OURS}, {"0.25": 7, "+Inf": 10}, check="ours"),
+        ],
+        "promql_expr_test": [
+            {"expr": near('prober_check_region:availability_error:ratio_rate5m{check="ours", isp="telco_b"}', 0.1),
+             "eval_time": "20m",
+             "exp_samples": [{"labels": labelled(check="ours", region="eu", isp="telco_b", **OURS), "value": 1}]},
+            {"expr": 'prober_check_region:availability_error:ratio_rate5m{check="ours", region="eu", isp="telco_a"}',
+             "eval_time": "20m",
+             "exp_samples": [{"labels": "prober_check_region:availability_error:ratio_rate5m"
+                                        + labelled(check="ours", region="eu", isp="telco_a", **OURS), "value": 0}]},
+            # a check without labels gets none: only the agent's isp beside check and region
+            {"expr": 'prober_check_region:availability_error:ratio_rate5m{check="internal", isp="telco_b"}',
+             "eval_time": "20m",
+             "exp_samples": [{"labels": "prober_check_region:availability_error:ratio_rate5m"
+                                        + labelled(check="internal", region="eu", isp="telco_b"), "value": 0}]},
+            {"expr": near('prober_check_region:latency_error:ratio_rate5m{check="ours", isp="telco_b"}', 0.3),
+             "eval_time": "20m",
+             "exp_samples": [{"labels": labelled(check="ours", region="eu", isp="telco_b", **OURS), "value": 1}]},
+            # the group label selects the compared checks across regions, and pools the ISPs
+            {"expr": near('prober_check:availability_error:ratio_rate1h{group="competitors"}', 1 / 30),
+             "eval_time": "90m", "exp_samples": [{"labels": labelled(check="ours", **OURS), "value": 1},
+                                                 {"labels": labelled(check="rival_a", **RIVAL), "value": 0}]},
+            {"expr": near('prober_check:availability_error:ratio_rate1h{site="rival_a"}', 0.25),
+             "eval_time": "90m", "exp_samples": [{"labels": labelled(check="rival_a", **RIVAL), "value": 1}]},
+            # the SLO pools every member's runs whatever their labels: 1 failure in 50 runs a minute
+            {"expr": near('prober_slo:error:ratio_rate30m{slo="shop_works"}', 1 / 50),
+             "eval_time": "60m", "exp_samples": [{"labels": '{sli="availability", slo="shop_works"}', "value": 1}]},
+        ],
+    }], COMPARE_CONFIG)
+
+
+def test_comparisons_record_duration_p90_and_lcp_p75_per_vantage_point(tmp_path: Path) -> None:
+    """Per minute, ours: 5 runs <= 50ms, 3 more <= 100ms, 2 more <= 250ms: the p90 (the 9th of 10) lies half way
+    into (100ms, 250ms], 175ms. rival_a through telco_b: 5 <= 500ms, 5 more <= 1s: 0.9s; its LCP through telco_a:
+    2 <= 1.8s, 2 more <= 2.5s: the p75 (the 3rd of 4) is 2.15s, its FCP (never recorded) all <= 1s."""
+    duration, vital = "prober_check_duration_seconds_bucket", "prober_browser_web_vital_bucket"
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            *runs({**EU_A, **OURS}, "ours", 10),
+            *buckets(duration, {**EU_A, **OURS}, {"0.05": 5, "0.1": 8, "0.25": 10, "+Inf": 10}, check="ours"),
+            *runs({**EU_B, **RIVAL}, "rival_a", 10),
+            *buckets(duration, {**EU_B, **RIVAL}, {"0.25": 0, "0.5": 5, "1.0": 10, "+Inf": 10}, check="rival_a"),
+            *buckets(vital, {**EU_A, **RIVAL}, {"1.8": 2, "2.5": 4, "+Inf": 4}, check="rival_a", vital="lcp"),
+            *buckets(vital, {**EU_A, **RIVAL}, {"1.0": 4, "+Inf": 4}, check="rival_a", vital="fcp"),
+            # internal ran, then stopped: an hour without runs has no percentile (never a made-up one)
+            series(duration, EU_A, "0+10x30 300x90", check="internal", le="+Inf"),
+        ],
+        "promql_expr_test": [
+            {"expr": near('prober_check_region:duration_seconds:p90_rate1h{group="competitors"}', 0.175),
+             "eval_time": "90m",
+             "exp_samples": [{"labels": labelled(check="ours", region="eu", isp="telco_a", **OURS), "value": 1},
+                             {"labels": labelled(check="rival_a", region="eu", isp="telco_b", **RIVAL),
+                              "value": 0}]},
+            {"expr": near('prober_check_region:duration_seconds:p90_rate1h{site="rival_a"}', 0.9),
+             "eval_time": "90m",
+             "exp_samples": [{"labels": labelled(check="rival_a", region="eu", isp="telco_b", **RIVAL),
+                              "value": 1}]},
+            {"expr": near('prober_check_region:duration_seconds:p90_rate1d{check="ours"}', 0.175),
+             "eval_time": "110m",
+             "exp_samples": [{"labels": labelled(check="ours", region="eu", isp="telco_a", **OURS), "value": 1}]},
+            {"expr": 'prober_check_region:duration_seconds:p90_rate1h{check="internal"}', "eval_time": "110m",
+             "exp_samples": []},
+            {"expr": near("prober_check_region:web_vital_lcp_seconds:p75_rate1h", 2.15), "eval_time": "90m",
+             "exp_samples": [{"labels": labelled(check="rival_a", region="eu", isp="telco_a", **RIVAL),
+                              "value": 1}]},
+        ],
+    }], COMPARE_CONFIG)
+
+
+def test_an_unhealthy_agent_of_one_isp_hides_no_other_isps_failures(tmp_path: Path) -> None:
+    """ours fails from eu through telco_a and from us; eu's telco_b agent has lost its canaries. Its own runs
+    are no evidence, but telco_a's in eu are: two regions fail, the consensus alert fires."""
+    rules = Rules(generate(tmp_path, COMPARE_CONFIG))
+    name = "ProberCheckFailingFromRegions"
+    run_promtool_tests(tmp_path, [{
+        "interval": "1m",
+        "input_series": [
+            series("prober_agent_vantage_healthy", EU_A, "1x60"), series("prober_agent_vantage_healthy", US_A, "1x60"),
+            series("prober_agent_vantage_healthy", EU_B, "0x60"),
+            *(series("probe_success", where, "0x60", check="ours", **OURS) for where in (EU_A, US_A, EU_B)),
+        ],
+        "alert_rule_test": [{"eval_time": "10m", "alertname": name,
+                             "exp_alerts": [rules.expect({"check": "ours"}, alertname=name)]}],
+    }], COMPARE_CONFIG)

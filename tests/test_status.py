@@ -8,9 +8,25 @@ import logging
 import time
 
 from prober.config.models import HttpCheck, JourneyCheck
+from prober.config.page_check import PageCheck
 from prober.exporters.log import RunLogger, run_log
 from prober.exporters.status import RING_SIZE, RunHistory
-from prober.result import Counted, JourneyOutcome, Phase, Reason, Result, StepResult, StepStatus, Vital
+from prober.result import (
+    Counted,
+    JourneyOutcome,
+    PageOutcome,
+    PageResource,
+    Party,
+    Phase,
+    Reason,
+    ResourceOutcome,
+    ResourceTotal,
+    ResourceType,
+    Result,
+    StepResult,
+    StepStatus,
+    Vital,
+)
 from prober.status_page import check_html
 from tests.test_exporter_prometheus import protocol_checks, protocol_result
 
@@ -108,3 +124,58 @@ def test_a_protocol_runs_view_and_page_show_what_it_measured() -> None:
         run_log.setLevel(logging.NOTSET)
     line = json.loads(out.getvalue())
     assert line["protocol"]["received"] == 4 and line["check"] == "ping"
+
+
+def failed_page_run() -> Result:
+    """A page run with 150 elements, two first-party images failed, one of them with a hostile URL."""
+    first, third, ok, failed = Party.FIRST, Party.THIRD, ResourceOutcome.OK, ResourceOutcome.FAILED
+    resources = [PageResource("http://127.0.0.1:8080/", ResourceType.DOCUMENT, first, ok, 200, start_s=0.0,
+                              duration_s=0.05, transfer_bytes=4000, ttfb_s=0.04, download_s=0.01),
+                 PageResource("http://127.0.0.1:8080/static/img/hero.svg", ResourceType.IMAGE, first, failed, 404,
+                              "HTTP 404", 0.06, 0.01, 300),
+                 PageResource('http://127.0.0.1:8080/<script>alert("x")</script>.png', ResourceType.IMAGE, first,
+                              failed, None, "net::ERR_CONNECTION_REFUSED", 0.07, 0.002),
+                 *(PageResource(f"http://localhost:8080/static/img/{i}.svg", ResourceType.IMAGE, third, ok, 200,
+                                start_s=0.1, duration_s=0.02, transfer_bytes=900) for i in range(147))]
+    totals = (ResourceTotal(ResourceType.DOCUMENT, first, ok, 1, 4000, 0.05),
+              ResourceTotal(ResourceType.IMAGE, first, failed, 2, 300, 0.012),
+              ResourceTotal(ResourceType.IMAGE, third, ok, 147, 147 * 900, 147 * 0.02))
+    outcome = PageOutcome(document_status=200, title="Demo Shop", resources=tuple(resources[:100]), totals=totals,
+                          unfinished=1)
+    return Result(check="home_page", ok=False, reason=Reason.ASSERTION, duration_s=0.4, started_at=time.time(),
+                  status_code=200, detail="2 first-party elements failed: http://127.0.0.1:8080/static/img/hero.svg",
+                  journey=JourneyOutcome("20261203T100000Z-abcdef", artifacts=("home_page/r/page.har",)),
+                  protocol=outcome)
+
+
+def test_a_page_runs_view_log_line_and_page_list_its_elements() -> None:
+    check = PageCheck.model_validate({"name": "home_page", "type": "page", "url": "http://127.0.0.1:8080/?k=secret",
+                                      "interval": "1m", "timeout": "20s", "attempts": 1,
+                                      "labels": {"site": "ours"}})
+    history = RunHistory()
+    history.configure("eu", [check])
+    run = failed_page_run()
+    history.run_finished(run, run)
+    view = history.check("home_page")
+    assert view is not None and view["labels"] == {"site": "ours"}
+    summary = view["last"]["protocol"]
+    assert (summary["elements"], summary["failed_first_party"], summary["failed_third_party"]) == (150, 2, 0)
+    assert summary["by_type"] == {"document": 1, "image": 149} and summary["unfinished"] == 1
+    assert summary["failed"][0]["url"] == "http://127.0.0.1:8080/static/img/hero.svg"
+    assert len(view["last"]["waterfall"]) == 100  # the capped list; the counts above are whole
+    assert "waterfall" not in view["runs"][0]  # only the last run's view carries it
+    html = check_html(view)
+    assert "Waterfall of the last run" in html and "hero.svg" in html and "HTTP 404" in html
+    assert "<script>alert" not in html and "&lt;script&gt;" in html  # every value escaped
+    assert "secret" not in json.dumps(view) and "Steps" not in html
+    assert 'href="/artifacts/home_page/r/page.har"' in html
+
+    out = io.StringIO()
+    run_log.setLevel(logging.INFO)
+    try:
+        RunLogger("eu", out).run_finished(run, run)
+    finally:
+        run_log.setLevel(logging.NOTSET)
+    line = json.loads(out.getvalue())
+    assert line["protocol"]["failed"][1]["error"] == "net::ERR_CONNECTION_REFUSED"
+    assert "waterfall" not in line and len(out.getvalue()) < 4000  # a log line stays small

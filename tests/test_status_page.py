@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from prober.journey.browser import LAUNCH_ARGS, find_executable
+from tests.browsers import headless_chromium
 from tests.processes import REPO, AgentProcess, DemoShop
 
 pytestmark = pytest.mark.slow
@@ -21,13 +21,8 @@ STEPS = REPO / "tests" / "journeys" / "steps.py"
 
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=find_executable("headless_shell", None),
-                                                   args=list(LAUNCH_ARGS))
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with headless_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

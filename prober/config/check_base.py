@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 from prober.config.maintenance import MaintenanceWindow
 from prober.config.slo import Slo
@@ -25,6 +25,55 @@ def _bounded_name(value: str) -> str:
 
 CheckName = Annotated[str, AfterValidator(_bounded_name)]
 RegionName = Annotated[str, AfterValidator(_bounded_name)]
+
+LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+RESERVED_LABELS = frozenset({"check", "region", "reason", "phase", "step", "le", "job", "instance", "quantile",
+                             "type", "party", "outcome", "vital", "kind", "version", "cipher", "serving_status"})
+"""prober's own labels (and Prometheus'): neither agent nor check labels may take these names."""
+MAX_CHECK_LABELS = 4
+LabelValue = Annotated[str, StringConstraints(max_length=128)]
+
+
+def label_names_problem(names: list[str]) -> str | None:
+    """What is wrong with these names as extra Prometheus labels of prober's series, or None."""
+    for name in names:
+        if not re.match(LABEL_NAME_RE, name) or name.startswith("__"):
+            return f"label name {name!r} is not a valid Prometheus label name"
+        if name in RESERVED_LABELS:
+            return f"label name {name!r} is reserved for prober's own labels"
+    return None
+
+
+def bounded_labels(most: int, what: str) -> AfterValidator:
+    """A validator of extra labels: at most `most` (`what` names them in the error), names valid and not ours."""
+    def check(value: dict[str, str]) -> dict[str, str]:
+        if len(value) > most:
+            raise ValueError(f"at most {most} {what} (got {len(value)})")
+        problem = label_names_problem(list(value))
+        if problem:
+            raise ValueError(problem)
+        return value
+    return AfterValidator(check)
+
+
+CheckLabels = Annotated[dict[str, LabelValue], bounded_labels(MAX_CHECK_LABELS, "labels per check")]
+
+
+def _status_pattern(value: str) -> str:
+    if not re.fullmatch(r"[1-5]xx|[1-5][0-9][0-9]", value):
+        raise ValueError(f"expected a status code such as 200 or a class such as 2xx (got {value!r})")
+    return value
+
+
+StatusPattern = Annotated[str, AfterValidator(_status_pattern)]
+"""An HTTP status code (`200`) or class (`2xx`) that a check accepts."""
+
+
+def status_as_text(value: object) -> object:
+    """`status: [200, 2xx]` as written in YAML: numbers become text before validation."""
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    return value
 
 
 def resolve_file(value: str, info: ValidationInfo) -> str:
@@ -78,8 +127,8 @@ class ClientTls(Frozen):
 
 
 class CheckBase(Frozen):
-    """The keys of every check: its name, cadence, bounds, SLO, regions and maintenance windows (the loader fills
-    `interval`, `timeout` and `attempts` from `defaults`)."""
+    """The keys of every check: its name, cadence, bounds, SLO, regions, maintenance windows and labels (the loader
+    fills `interval`, `timeout` and `attempts` from `defaults`)."""
 
     name: CheckName
     interval: Duration = Field(gt=0)
@@ -88,6 +137,9 @@ class CheckBase(Frozen):
     slo: Slo | None = None
     regions: list[RegionName] | None = Field(default=None, min_length=1)
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    labels: CheckLabels = Field(default_factory=dict)
+    """Up to four labels on every series of this check (`site: rival_a`, `group: competitors`): values come from
+    the config, so they are bounded; comparisons group by them."""
 
     @property
     def max_duration_s(self) -> float | None:

@@ -21,7 +21,7 @@ from prober.config.units import parse_duration
 
 _VAR_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _CHECK_KEYS_FROM_DEFAULTS = ("interval", "timeout", "attempts")
-_CHECK_TYPES = ("http", "journey", "tcp", "dns", "icmp", "tls", "grpc")
+_CHECK_TYPES = ("http", "journey", "page", "tcp", "dns", "icmp", "tls", "grpc")
 _SCALAR_MEMBERS = ("str", "int", "float", "bool")
 
 Loc = tuple[str | int, ...]
@@ -219,6 +219,7 @@ def _cross_check(name: str, data: dict[str, Any]) -> list[str]:
             if check_name in seen:
                 problems.append(where + f"name: duplicate check name (first used by checks[{seen[check_name]}])")
             seen.setdefault(check_name, index)
+        problems += _label_clashes(where, check, data)
         try:
             timeout, interval = parse_duration(check.get("timeout")), parse_duration(check.get("interval"))
         except ValueError:
@@ -226,6 +227,17 @@ def _cross_check(name: str, data: dict[str, Any]) -> list[str]:
         if timeout > interval:
             problems.append(where + f"timeout: must not be longer than the interval ({timeout:g}s > {interval:g}s)")
     return problems + _cross_check_references(name, data, checks)
+
+
+def _label_clashes(where: str, check: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """A check's `labels` do not take the name of an agent label: a series has one value per label."""
+    agent = data.get("agent")
+    agent_labels = agent.get("labels") if isinstance(agent, dict) else None
+    labels = check.get("labels")
+    if not isinstance(labels, dict) or not isinstance(agent_labels, dict):
+        return []
+    return [where + f"labels: {key!r} is also an agent label (agent.labels); a series has one value per label"
+            for key in sorted(set(labels) & set(agent_labels))]
 
 
 def _cross_check_references(name: str, data: dict[str, Any], checks: list[Any]) -> list[str]:

@@ -20,7 +20,8 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 MAX_RECURRING_S = 7 * 86400
 
 
-def _timezone(value: str) -> str:
+def timezone_name(value: str) -> str:
+    """`value` if it is an IANA timezone name known here, else a ValueError."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -43,7 +44,7 @@ class MaintenanceWindow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str = Field(default="maintenance", max_length=63)
-    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    timezone: Annotated[str, AfterValidator(timezone_name)] = "UTC"
     days: list[Weekday] = Field(default_factory=list)
     start: Annotated[str, AfterValidator(_time_of_day)] | None = None
     duration: Duration | None = Field(default=None, gt=0, le=MAX_RECURRING_S)

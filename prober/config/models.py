@@ -11,31 +11,38 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationInfo,
     field_validator,
 )
 from yarl import URL
 
-from prober.config.check_base import CheckBase, ClientTls, FilePath, Frozen, RegionName, resolve_file
+from prober.config.browser_context import BrowserCheck
+from prober.config.check_base import (
+    CheckBase,
+    ClientTls,
+    FilePath,
+    Frozen,
+    LabelValue,
+    RegionName,
+    StatusPattern,
+    bounded_labels,
+    resolve_file,
+    status_as_text,
+)
 from prober.config.dns_check import DnsCheck
 from prober.config.grpc_check import GrpcCheck
 from prober.config.icmp_check import IcmpCheck
 from prober.config.jsonpath import parse_path
 from prober.config.maintenance import MaintenanceWindow
+from prober.config.page_check import PageCheck
 from prober.config.slo import RulesConfig, Sla, SloGroup
 from prober.config.tcp_check import TcpCheck
 from prober.config.tls_check import TlsCheck
 from prober.config.units import ByteSize, Duration
 
-LABEL_NAME_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-RESERVED_LABELS = frozenset({"check", "region", "reason", "phase", "step", "le", "job", "instance", "quantile"})
 MAX_STATIC_LABELS = 8
 MAX_SHARDS = 1024
 MAX_PROBE_WORKERS = 64
-
-
-LabelValue = Annotated[str, StringConstraints(max_length=128)]
 
 
 class BasicAuth(Frozen):
@@ -114,13 +121,6 @@ class Defaults(Frozen):
     attempts: int = Field(default=1, ge=1, le=10)
 
 
-def _status_pattern(value: str) -> str:
-    if not re.fullmatch(r"[1-5]xx|[1-5][0-9][0-9]", value):
-        raise ValueError(f"expected a status code such as 200 or a class such as 2xx (got {value!r})")
-    return value
-
-
-StatusPattern = Annotated[str, AfterValidator(_status_pattern)]
 JsonScalar = str | int | float | bool | None
 
 
@@ -142,9 +142,7 @@ class HttpExpect(Frozen):
     @field_validator("status", mode="before")
     @classmethod
     def _status_as_text(cls, value: object) -> object:
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-        return value
+        return status_as_text(value)
 
     @field_validator("json_")
     @classmethod
@@ -213,7 +211,7 @@ def _resolve_script(value: str, info: ValidationInfo) -> str:
 JourneyParam = str | int | float | bool
 
 
-class JourneyCheck(CheckBase):
+class JourneyCheck(BrowserCheck):
     """A journey script run in a worker process: browser steps (`j.page`) and/or HTTP calls (`j.http`).
 
     `params` from `${VAR}` are secret: never logged, exported, or left in artifacts (`secret_params` names more).
@@ -239,7 +237,7 @@ class JourneyCheck(CheckBase):
         return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
 
 
-Check = Annotated[HttpCheck | JourneyCheck | TcpCheck | DnsCheck | IcmpCheck | TlsCheck | GrpcCheck,
+Check = Annotated[HttpCheck | JourneyCheck | PageCheck | TcpCheck | DnsCheck | IcmpCheck | TlsCheck | GrpcCheck,
                   Field(discriminator="type")]
 """Every check type: a discriminated union on `type`."""
 
@@ -254,7 +252,8 @@ class MetricsSection(Frozen):
 class AgentSection(Frozen):
     region: RegionName = "local"
     listen: str = "127.0.0.1:9470"
-    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    labels: Annotated[dict[str, LabelValue], bounded_labels(MAX_STATIC_LABELS, "static labels")] = Field(
+        default_factory=dict)
     max_concurrent_runs: int = Field(default=256, ge=1, le=10_000)
     probe_workers: Literal["auto"] | int = "auto"
     """Processes that probe (every check type but journeys): `auto` is one per core this process may use."""
@@ -300,18 +299,6 @@ class AgentSection(Frozen):
         _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"expected host:port such as '127.0.0.1:9470' (got {value!r})")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _bounded_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > MAX_STATIC_LABELS:
-            raise ValueError(f"at most {MAX_STATIC_LABELS} static labels (got {len(value)})")
-        for name in value:
-            if not re.match(LABEL_NAME_RE, name) or name.startswith("__"):
-                raise ValueError(f"label name {name!r} is not a valid Prometheus label name")
-            if name in RESERVED_LABELS:
-                raise ValueError(f"label name {name!r} is reserved for prober's own labels")
         return value
 
 

@@ -3,11 +3,13 @@ of the rules that `prober rules` generates from them, and the `sla:` contracts t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prober.config.units import Duration
 
 DEFAULT_WINDOW_S = 28 * 86400.0
+MAX_GROUP_BY = 8
+"""As many as an agent may have labels (agent.labels)."""
 
 
 class _Frozen(BaseModel):
@@ -69,6 +71,22 @@ class RulesConfig(_Frozen):
     labels: dict[str, str] = Field(default_factory=dict)
     """Extra labels on every alert (team, service) for routing in Alertmanager."""
     runbook_url: str | None = None
+    group_by: list[str] = Field(default_factory=list, max_length=MAX_GROUP_BY)
+    """Agent labels (agent.labels, e.g. `isp`) that the SLI recording rules keep beside check and region, so an
+    SLI splits per ISP; the checks' own `labels:` are kept anyway (they add no series)."""
+
+    @field_validator("group_by")
+    @classmethod
+    def _label_names(cls, value: list[str]) -> list[str]:
+        # imported here: check_base imports this module for `Slo`
+        from prober.config.check_base import label_names_problem
+
+        problem = label_names_problem(value)
+        if problem:
+            raise ValueError(problem)
+        if len(set(value)) < len(value):
+            raise ValueError(f"each label once (got {value})")
+        return value
 
 
 class CreditTier(_Frozen):

@@ -1,4 +1,5 @@
-"""`python -m prober.demo`: serve the Demo Shop over HTTP, HTTPS, DNS and gRPC health until SIGTERM or SIGINT.
+"""`python -m prober.demo`: serve the Demo Shop over HTTP, HTTPS, DNS and gRPC health, and the slower Rival Shop
+beside it, until SIGTERM or SIGINT.
 
 Each listener prints one line once its socket is bound (port 0 picks a free port and the line shows the real one),
 always in this order and the first line always first:
@@ -7,8 +8,9 @@ always in this order and the first line always first:
     demo shop listening on https://HOST:PORT        --tls-listen   (default 127.0.0.1:8443; self-signed)
     demo dns listening on udp+tcp HOST:PORT         --dns-listen   (default 127.0.0.1:8053; zone shop.demo.)
     demo grpc listening on HOST:PORT                --grpc-listen  (default 127.0.0.1:8081; grpc.health.v1)
+    demo rival shop listening on http://HOST:PORT   --rival-listen (default 127.0.0.1:8082; see brand.py)
 
-`off` disables one of the last three. Exits 0 on SIGTERM/SIGINT, 2 on bad arguments or an address it cannot bind.
+`off` disables one of the last four. Exits 0 on SIGTERM/SIGINT, 2 on bad arguments or an address it cannot bind.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from prober.demo.app import build_app, start_site
+from prober.demo.brand import RIVAL_SHOP
 from prober.demo.dns_server import start_dns
 from prober.demo.grpc_server import start_grpc
 from prober.demo.tls_cert import self_signed_context
@@ -41,6 +44,7 @@ class Listeners:
     tls: Address | None
     dns: Address | None
     grpc: Address | None
+    rival: Address | None
 
 
 class ListenError(Exception):
@@ -109,6 +113,17 @@ async def _start_services(listeners: Listeners, http_port: int, stack: contextli
         grpc = await _bound(" (grpc)", listeners.grpc, start_grpc(*listeners.grpc))
         stack.push_async_callback(grpc.close)
         _announce(f"demo grpc listening on {_shown(grpc.host, grpc.port)}")
+    if listeners.rival is not None:
+        await _start_rival(listeners.rival, stack)
+
+
+async def _start_rival(address: Address, stack: contextlib.AsyncExitStack) -> None:
+    """The Rival Shop: its own app (its own sessions and image switch), same pages, slower."""
+    runner = web.AppRunner(build_app(brand=RIVAL_SHOP), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    host, port = await _bound(" (rival)", address, start_site(runner, *address))
+    _announce(f"demo rival shop listening on http://{_shown(host, port)}")
 
 
 async def _run(listeners: Listeners) -> None:
@@ -137,12 +152,17 @@ def _parser() -> argparse.ArgumentParser:
         "--grpc-listen", type=_listen_address_or_off, default=("127.0.0.1", 8081), metavar="HOST:PORT|off",
         help="gRPC health service, plain text (default 127.0.0.1:8081)",
     )
+    parser.add_argument(
+        "--rival-listen", type=_listen_address_or_off, default=("127.0.0.1", 8082), metavar="HOST:PORT|off",
+        help="the Rival Shop over HTTP: the same pages, slower, to compare with (default 127.0.0.1:8082)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    listeners = Listeners(http=args.listen, tls=args.tls_listen, dns=args.dns_listen, grpc=args.grpc_listen)
+    listeners = Listeners(http=args.listen, tls=args.tls_listen, dns=args.dns_listen, grpc=args.grpc_listen,
+                          rival=args.rival_listen)
     try:
         asyncio.run(_run(listeners))
     except ListenError as exc:

@@ -1,10 +1,14 @@
 """Demo Shop: a tiny offline shop for trying prober's HTTP checks and browser journeys on loopback.
 
 It serves HTML pages (home, product, login, cart with a `#buy` button), a JSON API (health, products,
-token login, cart, checkout) and two helpers for showing failures: `/slow?ms=N` and `/status/{code}`.
-Everything is in memory; sessions (browser cookies and API tokens alike) live in one store capped at
-`max_sessions` entries that evicts the least recently used, so a probe hammering the shop never grows memory
-without bound. No external assets: CSS and JS come from `static/`, read once when the app is built.
+token login, cart, checkout) and helpers for showing failures: `/slow?ms=N`, `/status/{code}` and the switch
+that takes an image away (`prober/demo/static_files.py`). The home page is a realistic page for page checks
+and device emulation (`prober/demo/home_page.py`); a `Brand` makes the same app the slower "Rival Shop"
+(`prober/demo/brand.py`). Everything is in memory; sessions (browser cookies and API tokens alike) live in one
+store capped at `max_sessions` entries that evicts the least recently used, so a probe hammering the shop never
+grows memory without bound. Nothing comes from the Internet: CSS, JS and images come from `static/`, read once
+when the app is built, and the home page's third-party elements from this same server under its other loopback
+name.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from importlib.resources import files
 
 from aiohttp import web
 
+from prober.demo.brand import BRAND, DEMO_SHOP, Brand, brand_delay
+from prober.demo.home_page import add_form, home_body, third_party_origin
+from prober.demo.static_files import add_static_routes
 from prober.demo.store import (
     MAX_BODY_BYTES,
     MAX_QTY_PER_LINE,
@@ -28,9 +34,7 @@ from prober.demo.store import (
     MAX_SLOW_MS,
     PASSWORD_DEFAULT,
     PRODUCTS,
-    SESSION_COOKIE,
     USERNAME,
-    Product,
     Session,
     SessionStore,
     add_to_cart,
@@ -39,12 +43,13 @@ from prober.demo.store import (
     money,
     search,
 )
+from prober.demo.store import (
+    SESSION_COOKIE as SESSION_COOKIE,  # the Demo Shop's cookie, imported from here by tests
+)
 
 
 @dataclass(frozen=True)
 class Assets:
-    css: str
-    cart_js: str
     passwords: tuple[str, ...]
 
 
@@ -69,10 +74,13 @@ def _password_ok(assets: Assets, username: str, password: str) -> bool:
 
 
 def _browser_session(request: web.Request) -> Session | None:
-    return request.app[SESSIONS].get(request.cookies.get(SESSION_COOKIE))
+    return request.app[SESSIONS].get(request.cookies.get(request.app[BRAND].session_cookie))
 
 
 def _page(request: web.Request, title: str, body: str, *, status: int = 200, script: str = "") -> web.Response:
+    """A whole HTML page around `body`; `script` names a file of static/ the page runs as well."""
+    brand = request.app[BRAND]
+    page_script = f'<script defer src="/static/{script}"></script>' if script else ""
     session = _browser_session(request)
     count = sum(session.cart.values()) if session else 0
     who = (
@@ -83,13 +91,17 @@ def _page(request: web.Request, title: str, body: str, *, status: int = 200, scr
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} · Demo Shop</title><style>{request.app[ASSETS].css}</style></head>
-<body><header><a class="brand" href="/">Demo Shop</a>
+<title>{escape(title)} · {escape(brand.name)}</title><link rel="stylesheet" href="/static/shop.css">
+<link rel="icon" href="data:,">
+<style>:root{{--brand:{brand.header_colour};--accent:{brand.accent_colour}}}</style>
+<script defer src="/static/shop.js"></script>{page_script}</head>
+<body><header><a class="brand" href="/">{escape(brand.name)}</a>
 <form id="search" action="/search" role="search"><input id="q" name="q" type="search" aria-label="Search"
  value="{escape(request.query.get("q", "")[:100]) if request.path == "/search" else ""}">
 <button id="go">Search</button></form>
-<a href="/cart">Cart ({count})</a>{who}</header>
-<main>{body}</main>{f"<script>{script}</script>" if script else ""}</body></html>
+<button id="menu-button" type="button" aria-controls="nav-links" aria-expanded="false">☰ Menu</button>
+<nav id="nav-links"><a href="/cart">Cart ({count})</a>{who}</nav></header>
+<main>{body}</main></body></html>
 """
     return web.Response(text=html, status=status, content_type="text/html")
 
@@ -98,21 +110,9 @@ def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def _add_form(product: Product, button_id: str = "") -> str:
-    id_attr = f' id="{button_id}"' if button_id else ""
-    return (
-        f'<form class="inline" method="post" action="/cart/add"><input type="hidden" name="product_id" '
-        f'value="{product.id}"><button{id_attr} class="add" data-product-id="{product.id}">Add to cart</button></form>'
-    )
-
-
 async def home(request: web.Request) -> web.Response:
-    cards = "".join(
-        f'<li class="card"><h2><a href="/products/{p.id}">{escape(p.name)}</a></h2>'
-        f'<p class="price">€{money(p.price_cents)}</p>{_add_form(p)}</li>'
-        for p in PRODUCTS.values()
-    )
-    return _page(request, "Home", f'<h1>Demo Shop</h1><ul class="products">{cards}</ul>')
+    name = request.app[BRAND].name
+    return _page(request, "Home", home_body(name, PRODUCTS.values(), third_party_origin(request)))
 
 
 async def product_page(request: web.Request) -> web.Response:
@@ -121,7 +121,7 @@ async def product_page(request: web.Request) -> web.Response:
         return _page(request, "Not found", '<h1>Not found</h1><p>No such product.</p>', status=404)
     body = (
         f'<h1 id="name">{escape(product.name)}</h1><p>{escape(product.description)}</p>'
-        f'<p class="price" id="price">€{money(product.price_cents)}</p>{_add_form(product, "add")}'
+        f'<p class="price" id="price">€{money(product.price_cents)}</p>{add_form(product, "add")}'
     )
     return _page(request, product.name, body)
 
@@ -157,14 +157,14 @@ async def login_submit(request: web.Request) -> web.Response:
     if not _password_ok(request.app[ASSETS], username, password):
         return _page(request, "Log in", _login_form("Invalid username or password"), status=401)
     store = request.app[SESSIONS]
-    old_id = request.cookies.get(SESSION_COOKIE)
+    old_id = request.cookies.get(request.app[BRAND].session_cookie)
     old = store.get(old_id)
     # a fresh id on login (no session fixation); the anonymous cart comes along
     session_id = store.create(Session(username=username, cart=dict(old.cart) if old else {}))
     if old_id and old:
         store.drop(old_id)
     response = _see_other("/")
-    response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="Lax", path="/")
+    response.set_cookie(request.app[BRAND].session_cookie, session_id, httponly=True, samesite="Lax", path="/")
     return response
 
 
@@ -178,7 +178,8 @@ async def cart_add(request: web.Request) -> web.Response:
     response = _see_other("/cart")
     if session is None:
         session = Session()
-        response.set_cookie(SESSION_COOKIE, store.create(session), httponly=True, samesite="Lax", path="/")
+        cookie = request.app[BRAND].session_cookie
+        response.set_cookie(cookie, store.create(session), httponly=True, samesite="Lax", path="/")
     add_to_cart(session, int(raw_id), 1)
     return response
 
@@ -197,7 +198,7 @@ async def cart_page(request: web.Request) -> web.Response:
         '<form id="checkout" method="post" action="/checkout"><button id="buy" type="submit">Buy now</button></form>'
         '<p id="msg" role="status"></p><p id="order"></p>'
     )
-    return _page(request, "Cart", body, script=request.app[ASSETS].cart_js)
+    return _page(request, "Cart", body, script="cart.js")
 
 
 async def checkout_submit(request: web.Request) -> web.Response:
@@ -315,20 +316,21 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response({"status": code}, status=code)
 
 
-def _read_static(name: str) -> str:
-    return files("prober.demo").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def build_app(*, max_sessions: int = MAX_SESSIONS_DEFAULT, password: str | None = None) -> web.Application:
-    """The shop as an aiohttp app; reads its static files and `DEMO_SHOP_PASSWORD` once, here.
+def build_app(
+    *, max_sessions: int = MAX_SESSIONS_DEFAULT, password: str | None = None, brand: Brand = DEMO_SHOP
+) -> web.Application:
+    """The shop (`brand`: the Demo Shop or the Rival Shop) as an aiohttp app; reads its static files and
+    `DEMO_SHOP_PASSWORD` once, here.
 
     `demo`/`demo` always logs in; `password` (default: the env var, if set) is accepted as well.
     """
     extra = password if password is not None else os.environ.get("DEMO_SHOP_PASSWORD")
     passwords = (PASSWORD_DEFAULT, extra) if extra else (PASSWORD_DEFAULT,)
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[brand_delay])
     app[SESSIONS] = SessionStore(max_sessions)
-    app[ASSETS] = Assets(css=_read_static("shop.css"), cart_js=_read_static("cart.js"), passwords=passwords)
+    app[ASSETS] = Assets(passwords=passwords)
+    app[BRAND] = brand
+    add_static_routes(app)
     app.router.add_get("/", home)
     app.router.add_get(r"/products/{id:\d{1,9}}", product_page)
     app.router.add_get("/login", login_page)

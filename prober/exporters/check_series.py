@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from prober.config.icmp_check import IcmpCheck
 from prober.config.models import Check, HttpCheck
+from prober.config.page_check import PageCheck
 from prober.exporters.exposition import (
     Family,
     escape_label_value,
@@ -36,9 +37,13 @@ from prober.result import (
     DnsOutcome,
     GrpcOutcome,
     PageEvent,
+    PageOutcome,
+    Party,
     Phase,
     PingOutcome,
     Reason,
+    ResourceOutcome,
+    ResourceType,
     Result,
     StepStatus,
     TlsOutcome,
@@ -90,7 +95,8 @@ SUCCESS = Family("probe_success", "gauge", "Whether the last finished run of the
 PROBE_DURATION = Family("probe_duration_seconds", "gauge",
                         "Duration of the last finished run of the check, in seconds (icmp: its mean round trip).")
 STATUS_CODE = Family("probe_http_status_code", "gauge",
-                     "HTTP status code of the last run's final response (0: none); HTTP checks only.")
+                     "HTTP status code of the last run's final response (0: none); http checks, and page checks' "
+                     "document.")
 BB_HTTP_PHASES = Family("probe_http_duration_seconds", "gauge",
                         "Duration of each phase of the last run of an http check, in seconds (blackbox_exporter "
                         "names: resolve, connect, tls, processing, transfer).")
@@ -149,11 +155,21 @@ STEP_DURATION_HISTOGRAM = Family("prober_step_duration_seconds", "histogram", _S
 STEP_FAILURES = Family("prober_step_failures", "counter", "Journey steps that failed (soft failures included). "
                        "Cumulative.")
 VITALS = Family("prober_browser_web_vital", "histogram",
-                "Web vitals of each page load in browser journeys: ttfb, fcp, lcp and inp in seconds, cls unitless "
-                "(its own buckets).")
+                "Web vitals of each page load in browser journeys and page checks: ttfb, fcp, lcp and inp in seconds, "
+                "cls unitless (its own buckets).")
 PAGE_EVENTS = Family("prober_browser_page_events", "counter",
                      "Uncaught page exceptions, console errors and failed requests (no response) seen by browser "
-                     "journeys. Cumulative.")
+                     "journeys and page checks. Cumulative.")
+PAGE_RESOURCES = Family("prober_page_resources", "counter",
+                        "Elements that the pages of a page check requested and that finished loading, by type, party "
+                        "(first: the page's registrable domain or a first_party one) and outcome (failed: an error "
+                        "or a 4xx/5xx answer), in runs counted toward the SLIs. Cumulative.")
+PAGE_RESOURCE_BYTES = Family("prober_page_resource_transfer_bytes", "summary",
+                             "Bytes received (headers and encoded body) for the finished elements of a page check's "
+                             "runs counted toward the SLIs, by type.")
+PAGE_RESOURCE_DURATION = Family("prober_page_resource_duration_seconds", "summary",
+                                "Load time (request start to last byte, or to the error) of the finished elements of "
+                                "a page check's runs counted toward the SLIs, by type, in seconds.")
 
 
 def check_families(phase_histograms: bool) -> tuple[Family, ...]:
@@ -163,7 +179,8 @@ def check_families(phase_histograms: bool) -> tuple[Family, ...]:
             STATUS_CODE, BB_HTTP_PHASES, BB_DNS_PHASES, BB_GRPC_PHASES, BB_ICMP_PHASES, CERT_EXPIRY, TLS_VERSION,
             TLS_CIPHER, CLIENT_CERT_EXPIRY, DNS_ANSWER_RRS, DNS_AUTHORITY_RRS, DNS_ADDITIONAL_RRS, ICMP_SENT,
             ICMP_RECEIVED, ICMP_RTT, ICMP_HOP_LIMIT, GRPC_STATUS, GRPC_SERVING,
-            STEP_DURATION_HISTOGRAM if phase_histograms else STEP_DURATION, STEP_FAILURES, VITALS, PAGE_EVENTS)
+            STEP_DURATION_HISTOGRAM if phase_histograms else STEP_DURATION, STEP_FAILURES, VITALS, PAGE_EVENTS,
+            PAGE_RESOURCES, PAGE_RESOURCE_BYTES, PAGE_RESOURCE_DURATION)
 
 
 def rtt_buckets(check: Check) -> tuple[float, ...]:
@@ -177,6 +194,16 @@ def duration_buckets(check: Check) -> tuple[float, ...]:
     buckets would always equal +Inf), plus its SLO latency threshold and max_duration."""
     threshold = check.slo.latency.threshold if check.slo and check.slo.latency else None
     return buckets_with((b for b in CHECK_DURATION_BUCKETS_S if b < check.timeout), (threshold, check.max_duration_s))
+
+
+def vital_buckets(check: Check, vital: Vital) -> tuple[float, ...]:
+    """A web vital's buckets: web.dev's bounds, plus a page check's own bound on that vital (`expect.max_lcp`)."""
+    if vital is Vital.CLS:
+        return buckets_with(CLS_BUCKETS, (check.expect.max_cls if isinstance(check, PageCheck) else None,))
+    bound = None
+    if isinstance(check, PageCheck):
+        bound = {Vital.LCP: check.expect.max_lcp, Vital.TTFB: check.expect.max_ttfb}.get(vital)
+    return buckets_with(WEB_VITAL_BUCKETS_S, (bound,))
 
 
 @dataclass
@@ -202,6 +229,9 @@ class CheckSeries:
         self.steps: dict[str, _Step] = {}
         self.vitals: dict[Vital, Histogram] = {}
         self.page_events: dict[PageEvent, int] = {}
+        self.resources: dict[tuple[ResourceType, Party, ResourceOutcome], int] = {}
+        self.resource_bytes: dict[ResourceType, Histogram] = {}
+        self.resource_seconds: dict[ResourceType, Histogram] = {}
         self.packets_sent = self.packets_received = 0
         self.rtt = Histogram(rtt_buckets(check)) if isinstance(check, IcmpCheck) else None
         self.last: Result | None = None
@@ -218,6 +248,9 @@ class CheckSeries:
         rtt_bounds = rtt_buckets(check) if isinstance(check, IcmpCheck) else None
         if rtt_bounds is None or self.rtt is None or rtt_bounds != self.rtt.bounds:
             self.rtt = Histogram(rtt_bounds) if rtt_bounds is not None else None
+        for vital, histogram in list(self.vitals.items()):
+            if histogram.bounds != vital_buckets(check, vital):
+                del self.vitals[vital]  # new buckets cannot inherit old counts: it starts again at the next load
         if phase_histograms != self.phase_histograms:
             self.phase_histograms = phase_histograms
             self.phases.clear()
@@ -255,6 +288,8 @@ class CheckSeries:
             histogram.observe(seconds)
         if result.journey is not None:
             self._journey_finished(result)
+        if isinstance(result.protocol, PageOutcome):
+            self._page_finished(result.protocol)
         if isinstance(result.protocol, PingOutcome):
             self.packets_sent += result.protocol.sent
             self.packets_received += result.protocol.received
@@ -279,11 +314,17 @@ class CheckSeries:
             for vital, value in load.items():
                 histogram = self.vitals.get(vital)
                 if histogram is None:
-                    histogram = self.vitals[vital] = Histogram(CLS_BUCKETS if vital is Vital.CLS
-                                                               else WEB_VITAL_BUCKETS_S)
+                    histogram = self.vitals[vital] = Histogram(vital_buckets(self.check, vital))
                 histogram.observe(value)
         for event, count in result.journey.page_events.items():
             self.page_events[event] = self.page_events.get(event, 0) + count
+
+    def _page_finished(self, page: PageOutcome) -> None:
+        for total in page.totals:
+            key = (total.type, total.party, total.outcome)
+            self.resources[key] = self.resources.get(key, 0) + total.count
+            self.resource_bytes.setdefault(total.type, Histogram(())).add(total.count, total.transfer_bytes)
+            self.resource_seconds.setdefault(total.type, Histogram(())).add(total.count, total.duration_s)
 
     def _step(self, name: str) -> _Step:
         series = self.steps.get(name)
@@ -333,7 +374,7 @@ class CheckSeries:
 
         phase_name = PHASES.name
         step_name = STEP_DURATION.name
-        is_http = isinstance(self.check, HttpCheck)
+        is_http = isinstance(self.check, HttpCheck | PageCheck)  # a page's document status
         steps = {escape_label_value(name): step for name, step in self.steps.items()}
         outcome = last.protocol if last is not None else None
         tls = outcome if isinstance(outcome, TlsOutcome) else None
@@ -379,6 +420,12 @@ class CheckSeries:
             by(STEP_FAILURES, "step", {n: s.failures for n, s in steps.items()}),
             "".join(self._histogram(VITALS.name, f',vital="{v.value}"', h) for v, h in self.vitals.items()),
             by(PAGE_EVENTS, "kind", {e.value: n for e, n in self.page_events.items()}),
+            "".join(f'{PAGE_RESOURCES.sample}{{{lbl},type="{t.value}",party="{p.value}",outcome="{o.value}"}} {n}\n'
+                    for (t, p, o), n in sorted(self.resources.items())),
+            "".join(self._histogram(PAGE_RESOURCE_BYTES.name, f',type="{t.value}"', h)
+                    for t, h in sorted(self.resource_bytes.items())),
+            "".join(self._histogram(PAGE_RESOURCE_DURATION.name, f',type="{t.value}"', h)
+                    for t, h in sorted(self.resource_seconds.items())),
         ]
 
     def _blackbox_phases(self, last: Result | None) -> list[str]:

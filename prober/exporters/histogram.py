@@ -34,3 +34,9 @@ class Histogram:
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.total += value
+
+    def add(self, count: int, total: float) -> None:
+        """`count` observations summing to `total`, at once: only for a summary (a histogram without bounds)."""
+        assert not self.bounds, "a histogram's observations need their own buckets"
+        self.counts[0] += count
+        self.total += total

@@ -99,8 +99,8 @@ class PrometheusExporter:
     # configuration -------------------------------------------------------------------------------------
     def configure(self, region: str, static_labels: Mapping[str, str], checks: list[Check], *,
                   phase_histograms: bool = False, maintained: Collection[str] = ()) -> None:
-        """Adopt a newly loaded config: labels, buckets, the set of checks that have series, and which of them
-        have maintenance windows (only those export `prober_check_in_maintenance`)."""
+        """Adopt a newly loaded config: labels (the agent's, then each check's own), buckets, the set of checks that
+        have series, and which of them have maintenance windows (only those export `prober_check_in_maintenance`)."""
         self._base = [("region", region), *sorted(static_labels.items())]
         self._base_labels = label_pairs(self._base)
         self._families = check_families(phase_histograms)
@@ -109,7 +109,7 @@ class PrometheusExporter:
             if name not in wanted:
                 del self._series[name]
         for name, check in wanted.items():
-            labels = [("check", name), *self._base]
+            labels = [("check", name), *self._base, *sorted(check.labels.items())]  # the check's own last
             series = self._series.get(name)
             if series is None:
                 self._series[name] = CheckSeries(check, labels, phase_histograms)

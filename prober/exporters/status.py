@@ -14,16 +14,53 @@ from typing import Any
 
 from prober.config.models import Check, JourneyCheck
 from prober.config.units import format_duration
-from prober.result import Counted, DnsOutcome, GrpcOutcome, PingOutcome, ProtocolOutcome, Result, TlsOutcome
+from prober.result import (
+    Counted,
+    DnsOutcome,
+    GrpcOutcome,
+    PageOutcome,
+    PageResource,
+    Party,
+    PingOutcome,
+    ProtocolOutcome,
+    ResourceOutcome,
+    Result,
+    TlsOutcome,
+)
 
 RING_SIZE = 60
 """Runs kept per check: the sparkline's width and the window of the page's availability."""
+MAX_FAILED_SHOWN = 10
+"""Failed elements of a page run named in its log line and its view (their count is always whole)."""
+
+
+def element_view(resource: PageResource) -> dict[str, Any]:
+    """One element of a page run as JSON: its URL (no query string), kind, party, outcome and timings."""
+    return {"url": resource.url, "type": resource.type.value, "party": resource.party.value,
+            "outcome": resource.outcome.value, "status": resource.status, "error": resource.error,
+            "start_s": resource.start_s, "duration_s": resource.duration_s,
+            "transfer_bytes": resource.transfer_bytes, "dns_s": resource.dns_s, "connect_s": resource.connect_s,
+            "tls_s": resource.tls_s, "ttfb_s": resource.ttfb_s, "download_s": resource.download_s}
+
+
+def _page_view(outcome: PageOutcome) -> dict[str, Any]:
+    failed = [r for r in outcome.resources if r.outcome is ResourceOutcome.FAILED]
+    by_type: dict[str, int] = {}
+    for total in outcome.totals:
+        by_type[total.type.value] = by_type.get(total.type.value, 0) + total.count
+    return {"kind": "page", "document_status": outcome.document_status, "title": outcome.title,
+            "elements": sum(by_type.values()), "by_type": by_type,
+            "failed_first_party": outcome.failed(Party.FIRST), "failed_third_party": outcome.failed(Party.THIRD),
+            "transfer_bytes": sum(t.transfer_bytes for t in outcome.totals), "unfinished": outcome.unfinished,
+            "failed": [{"url": r.url, "type": r.type.value, "party": r.party.value, "error": r.error}
+                       for r in failed[:MAX_FAILED_SHOWN]]}
 
 
 def protocol_view(outcome: ProtocolOutcome, now: float | None = None) -> dict[str, Any]:
     """What a protocol check's run measured beyond its phases, as JSON (the status page and the run's log line):
     the TLS session and each certificate's days left, a DNS answer's rcode and record counts, an icmp run's
-    packets and round-trip statistics (ping's min/avg/max/mdev), a grpc call's status."""
+    packets and round-trip statistics (ping's min/avg/max/mdev), a grpc call's status, a page's elements by type
+    and its failed ones (the waterfall of every element is `run_view`'s)."""
     now = time.time() if now is None else now
     if isinstance(outcome, TlsOutcome):
         return {"kind": "tls", "version": outcome.version, "cipher": outcome.cipher,
@@ -42,12 +79,15 @@ def protocol_view(outcome: ProtocolOutcome, now: float | None = None) -> dict[st
                 "rtt_min_s": min(rtts, default=None), "rtt_avg_s": mean, "rtt_max_s": max(rtts, default=None),
                 "rtt_mdev_s": (sum((r - mean) ** 2 for r in rtts) / len(rtts)) ** 0.5 if mean is not None else None,
                 "hop_limit": outcome.hop_limit}
+    if isinstance(outcome, PageOutcome):
+        return _page_view(outcome)
     assert isinstance(outcome, GrpcOutcome)
     return {"kind": "grpc", "status_code": outcome.status_code, "serving_status": outcome.serving_status}
 
 
-def run_view(result: Result) -> dict[str, Any]:
-    """One run as JSON: what the status page and `/api/checks/{name}` show."""
+def run_view(result: Result, waterfall: bool = False) -> dict[str, Any]:
+    """One run as JSON: what the status page and `/api/checks/{name}` show; with `waterfall`, a page run's every
+    element (kept to the last run's view: 60 runs of 100 elements would make the API heavy)."""
     view: dict[str, Any] = {
         "started_at": result.started_at,
         "ok": result.ok,
@@ -61,6 +101,8 @@ def run_view(result: Result) -> dict[str, Any]:
     }
     if result.protocol is not None:
         view["protocol"] = protocol_view(result.protocol)
+        if waterfall and isinstance(result.protocol, PageOutcome):
+            view["waterfall"] = [element_view(r) for r in result.protocol.resources]
     journey = result.journey
     if journey is not None:
         view["journey"] = {
@@ -124,12 +166,13 @@ class RunHistory:
             "interval": format_duration(check.interval),
             "timeout": format_duration(check.timeout),
             "status": "pending" if last is None else ("ok" if last.ok else "failing"),
-            "last": run_view(last) if last is not None else None,
+            "last": run_view(last, waterfall=True) if last is not None else None,
             "availability": (sum(r.ok for r in counted) / len(counted)) if counted else None,
             "kept_runs": len(runs),
             "sparkline": [{"ok": r.ok, "duration_s": round(r.duration_s, 6), "counted": r.counted.value}
                           for r in runs],
             "slo": slo.model_dump(mode="json") if slo is not None else None,
             "script": check.script_path.rsplit("/", 1)[-1] if isinstance(check, JourneyCheck) else None,
+            "labels": dict(check.labels),
             "now": time.time(),
         }

@@ -1,24 +1,51 @@
 """Failure artifacts of journey runs: where a run's files go, and retention by count and bytes.
 
-Layout: `<dir>/<check>/<run_id>/{screenshot.png,trace.zip,console.log}`. Run ids sort by time, so pruning
-removes the oldest runs first. A write error (a full disk) costs the artifacts, never the run's result.
+Layout: `<dir>/<check>/<run_id>/{screenshot.png,trace.zip,console.log,page.har}` (the HAR of page runs). Run ids
+sort by time, so pruning removes the oldest runs first. A write error (a full disk) costs the artifacts, never the
+run's result.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 SCREENSHOT = "screenshot.png"
 TRACE = "trace.zip"
 CONSOLE = "console.log"
-FILES = (SCREENSHOT, TRACE, CONSOLE)
+HAR = "page.har"
+FILES = (SCREENSHOT, TRACE, CONSOLE, HAR)
 
 
 def run_dir(root: str, check: str, run_id: str) -> Path:
     return Path(root) / check / run_id
+
+
+def wanted(when: str, ok: bool) -> bool:
+    """Whether a run keeps its artifacts: `when` is always | failure | never."""
+    return when == "always" or (when == "failure" and not ok)
+
+
+def har_scratch() -> Path:
+    """Where a page run records its HAR until it knows whether to keep it (the browser writes it when the run's
+    context closes, after the run's outcome is known): a fresh private temporary folder's `page.har`."""
+    return Path(tempfile.mkdtemp(prefix="prober-har-")) / HAR
+
+
+def keep_har(scratch: Path, folder: Path | None) -> bool:
+    """Move the HAR at `scratch` into the run's `folder` (None: not kept); its temporary folder goes either way.
+    True when the HAR was kept."""
+    kept = False
+    try:
+        if folder is not None and folder.is_dir() and scratch.is_file():
+            shutil.move(scratch, folder / HAR)
+            kept = True
+    finally:
+        shutil.rmtree(scratch.parent, ignore_errors=True)
+    return kept
 
 
 @dataclass(frozen=True)

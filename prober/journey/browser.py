@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import os
 import shutil
+from collections.abc import Mapping
+from typing import Any
 
 from playwright.async_api import Browser, Playwright, async_playwright
 
@@ -83,6 +85,10 @@ class BrowserOwner:
                                           f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         self.launches += 1
         return self._browser
+
+    def devices(self) -> Mapping[str, Mapping[str, Any]]:
+        """Playwright's device descriptors by name (after the first `browser()`, which starts Playwright)."""
+        return self._playwright.devices if self._playwright is not None else {}
 
     async def close(self) -> None:
         if self._browser is not None:

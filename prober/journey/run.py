@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import aiohttp
 from playwright.async_api import BrowserContext, ConsoleMessage, Frame, Page, Request
 from playwright.async_api import Error as PlaywrightError
 
-from prober.journey import artifacts
+from prober.journey import artifacts, emulation
 from prober.journey.api import Journey, NestedStepError
 from prober.journey.browser import BrowserOwner, BrowserUnavailableError
 from prober.journey.http_client import HttpStatusError, JourneyHttp, RequestLog
@@ -192,15 +193,23 @@ class RunState:
         return [StepResult(name, StepStatus.NOT_RUN) for name in declared if name not in seen]
 
 
-async def _open_page(owner: BrowserOwner, state: RunState, trace: bool) -> tuple[BrowserContext, Page]:
+async def open_page(
+    owner: BrowserOwner, state: RunState, trace: bool, har_path: Path | None = None
+) -> tuple[BrowserContext, Page]:
+    """A fresh context, emulating the check's device, locale, timezone and position, and its page, throttled to
+    the check's network, watched by `state`; `har_path` records the context's requests as a HAR there."""
     browser = await owner.browser()
-    context = await browser.new_context()
+    options = emulation.context_options(state.request.emulation, owner.devices())
+    if har_path is not None:
+        options.update(record_har_path=str(har_path), record_har_content="omit")
+    context = await browser.new_context(**options)
     try:
         await context.expose_binding(REPORT_BINDING, state.on_report)
         await context.add_init_script(INIT_JS)
         if trace:
             await context.tracing.start(screenshots=True, snapshots=True)
         page = await context.new_page()
+        await emulation.throttle(page, state.request.emulation)
     except BaseException:
         await context.close()
         raise
@@ -225,7 +234,7 @@ async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptC
         loaded = scripts.load(request.script, request.function)
         if loaded.uses_browser:
             async with asyncio.timeout(SETUP_BUDGET_S):
-                context, _page = await _open_page(owner, state, request.trace and request.artifacts_when != "never")
+                context, _page = await open_page(owner, state, request.trace and request.artifacts_when != "never")
         start = time.perf_counter()
         try:
             async with asyncio.timeout(request.timeout_s):
@@ -260,8 +269,8 @@ async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptC
     except ScriptBlockedError as exc:
         reason, detail = state.failure or (Reason.SCRIPT_ERROR, state.describe(exc))
     steps = [*state.steps, *state.not_run(loaded.declared_steps if loaded else ())][:MAX_STEPS]
-    written = await _write_artifacts(request, state, context, reason is Reason.OK, redactor)
-    await _close(context, http)
+    written = await write_artifacts(request, state, context, reason is Reason.OK, redactor)
+    await close_run(context, http)
     outcome_data = JourneyOutcome(
         run_id=request.run_id, steps=tuple(steps), page_loads=tuple(state.loads.values()),
         page_events=dict(state.events), requests=log.requests, artifacts=tuple(written),
@@ -273,11 +282,12 @@ async def run_journey(request: RunRequest, owner: BrowserOwner, scripts: ScriptC
     )
 
 
-async def _write_artifacts(
+async def write_artifacts(
     request: RunRequest, state: RunState, context: BrowserContext | None, ok: bool, redactor: Redactor
 ) -> list[str]:
-    """Screenshot, trace and console log of the run, when wanted; a write error costs only the artifacts."""
-    wanted = request.artifacts_when == "always" or (request.artifacts_when == "failure" and not ok)
+    """Screenshot, trace and console log of the run, when wanted (paths relative to the artifacts directory, in
+    the run's folder); a write error costs only the artifacts."""
+    wanted = artifacts.wanted(request.artifacts_when, ok)
     tracing = context is not None and request.trace and request.artifacts_when != "never"
     written: list[str] = []
     folder = artifacts.run_dir(request.artifacts_dir, request.check, request.run_id)
@@ -308,10 +318,12 @@ async def _write_artifacts(
     return written
 
 
-async def _close(context: BrowserContext | None, http: JourneyHttp) -> None:
+async def close_run(context: BrowserContext | None, http: JourneyHttp | None) -> None:
+    """Close what a run opened, bounded in time; a context recording a HAR writes it now."""
     try:
         async with asyncio.timeout(5):
-            await http.close()
+            if http is not None:
+                await http.close()
             if context is not None:
                 await context.close()
     except (PlaywrightError, TimeoutError, OSError):

@@ -1,4 +1,5 @@
-"""The journey worker: a child process that imports scripts, owns one browser and runs journeys concurrently.
+"""The journey worker: a child process that imports scripts, owns one browser and runs journeys and page checks
+concurrently.
 
 `python -m prober.journey.worker '<browser config JSON>'` speaks `protocol` over stdin and a private copy of
 stdout (the script's own prints go to stderr). It exits when told to stop or when stdin closes (the agent is
@@ -24,6 +25,7 @@ from typing import Any, BinaryIO, TextIO
 
 from prober.journey.browser import BrowserOwner
 from prober.journey.loader import ScriptCache, ScriptError
+from prober.journey.page_run import run_page
 from prober.journey.protocol import MAX_LINE_BYTES, RunRequest, encode_result
 from prober.journey.redact import Redactor
 from prober.journey.run import ScriptBlockedError, run_journey
@@ -136,7 +138,10 @@ class Worker:
     async def _run(self, request: RunRequest) -> None:
         started_at = time.time()
         try:
-            result = await run_journey(request, self._owner, self._scripts)
+            if request.page is not None:
+                result = await run_page(request, self._owner)
+            else:
+                result = await run_journey(request, self._owner, self._scripts)
         except (Exception, ScriptBlockedError) as exc:  # the worker's own bug: still one answer per request
             result = Result(check=request.check, ok=False, reason=Reason.INTERNAL, duration_s=0.0,
                             started_at=started_at, detail=f"worker error: {exc.__class__.__name__}")

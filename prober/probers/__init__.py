@@ -9,6 +9,7 @@ from prober.config.dns_check import DnsCheck
 from prober.config.grpc_check import GrpcCheck
 from prober.config.icmp_check import IcmpCheck
 from prober.config.models import Check, HttpCheck, JourneyCheck, JourneysSection
+from prober.config.page_check import PageCheck
 from prober.config.tcp_check import TcpCheck
 from prober.config.tls_check import TlsCheck
 from prober.http.tls_contexts import TlsContexts
@@ -38,7 +39,7 @@ def _http(check: Check, deps: ProberDeps) -> Prober:
 
 
 def _journey(check: Check, deps: ProberDeps) -> Prober:
-    assert isinstance(check, JourneyCheck) and deps.pool is not None
+    assert isinstance(check, JourneyCheck | PageCheck) and deps.pool is not None
     return JourneyProber(check, deps.pool, deps.journeys)
 
 
@@ -70,6 +71,7 @@ def _tls(check: Check, deps: ProberDeps) -> Prober:
 REGISTRY: dict[str, Callable[[Check, ProberDeps], Prober]] = {
     "http": _http,
     "journey": _journey,
+    "page": _journey,  # a page is a run in the journeys' browser, without a script
     "tcp": _tcp,
     "dns": _dns,
     "grpc": _grpc,
@@ -78,9 +80,9 @@ REGISTRY: dict[str, Callable[[Check, ProberDeps], Prober]] = {
 }
 """Check type -> prober factory; adding a type adds one line here."""
 
-IN_AGENT_TYPES = frozenset({"journey"})
-"""Types probed in the agent's main process: a journey's prober hands its run to the agent's journey pool (whose
-workers time it). Every other type is probed in a probe worker, apart from the agent's own work."""
+IN_AGENT_TYPES = frozenset({"journey", "page"})
+"""Types probed in the agent's main process: a journey's (or page's) prober hands its run to the agent's journey
+pool (whose workers time it). Every other type is probed in a probe worker, apart from the agent's own work."""
 
 
 def build_prober(check: Check, deps: ProberDeps) -> Prober:

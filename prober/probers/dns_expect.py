@@ -16,7 +16,7 @@ import dns.message
 import dns.rdatatype
 
 from prober.config.dns_check import DnsExpect
-from prober.result import Reason
+from prober.result import Failure, Reason
 
 RCODE_MEANINGS = {
     "NXDOMAIN": "the name does not exist",
@@ -31,7 +31,6 @@ RCODE_MEANINGS = {
 _LISTED_RECORDS = 5  # how many answers a detail names before it says "…"
 _LISTED_CHARS = 80  # of each (a TXT record may be kilobytes)
 
-Failure = tuple[Reason, str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,11 @@ from prober.http.client import (
     basic_auth,
     exchange_within,
 )
+from prober.http.status import status_matches
 from prober.http.timing import AttemptTiming
 from prober.http.tls_chain import client_cert_not_after, tls_outcome, verification_failure
 from prober.http.tls_contexts import TlsContexts
-from prober.probers.http_expect import check_body, check_certificate, status_matches
+from prober.probers.http_expect import check_body, check_certificate
 from prober.reasons import classify, describe
 from prober.result import Reason, Result, TlsOutcome, cap_detail
 

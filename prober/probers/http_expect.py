@@ -9,15 +9,7 @@ from collections.abc import Mapping
 from prober.config.jsonpath import MISSING, lookup, parse_path
 from prober.config.models import HttpExpect
 from prober.http.tls_chain import soonest_expiry_problem
-from prober.result import Reason, TlsOutcome
-
-Failure = tuple[Reason, str]
-
-
-def status_matches(status: int, patterns: list[str]) -> bool:
-    """True when `status` is one of the codes or classes (`2xx`) in `patterns`."""
-    text = str(status)
-    return any(text == p or (p.endswith("xx") and text[0] == p[0]) for p in patterns)
+from prober.result import Failure, Reason, TlsOutcome
 
 
 def check_body(expect: HttpExpect, headers: Mapping[str, str], body: bytes) -> Failure | None:

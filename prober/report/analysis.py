@@ -15,10 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prober.config.models import AgentConfig
 from prober.report.history import Counts, History
 from prober.slo.objectives import Objective, Sli, objectives
+
+if TYPE_CHECKING:  # comparison.py builds on this module's Ratio
+    from prober.report.comparison import Comparison
 
 DAY_S = 86400.0
 WORST_DAYS = 3
@@ -110,6 +114,7 @@ class Report:
     checks: tuple[CheckRegionResult, ...]
     incidents: tuple[Incident, ...]
     slas: tuple[SlaResult, ...]
+    comparison: Comparison | None = None  # --compare LABEL=VALUE
 
     @property
     def mttr_s(self) -> float | None:
@@ -182,8 +187,10 @@ def _incident(check: str, regions: dict[str, Counts], involved: set[str], first:
                     tuple(sorted(involved)), reason)
 
 
-def analyse(config: AgentConfig, history: History, incident_regions: int) -> Report:
-    """Every number of the report for `config`'s SLOs, checks and SLAs over the history's period."""
+def analyse(config: AgentConfig, history: History, incident_regions: int,
+            comparison: Comparison | None = None) -> Report:
+    """Every number of the report for `config`'s SLOs, checks and SLAs over the history's period (and the
+    comparison, computed apart from its own counters, carried along)."""
     checks = []
     for (check, region), counts in sorted(history.counts.items()):
         availability, days = _pooled([counts], Sli.AVAILABILITY, history)
@@ -197,5 +204,5 @@ def analyse(config: AgentConfig, history: History, incident_regions: int) -> Rep
     return Report(
         start=history.start, end=history.end, generated_at=time.time(), incident_regions=incident_regions,
         slos=tuple(_slo_result(o, history) for o in objectives(config)), checks=tuple(checks),
-        incidents=tuple(incidents(history, incident_regions)), slas=tuple(slas),
+        incidents=tuple(incidents(history, incident_regions)), slas=tuple(slas), comparison=comparison,
     )

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +112,13 @@ def increments(values: Iterable[tuple[float, str]], start: float, step_s: float,
     return out
 
 
-def _by_key(series: list[dict[str, Any]], start: float, step_s: float, steps: int,
-            extra: str | None = None) -> dict[tuple[str, ...], list[float]]:
+def increments_by(series: list[dict[str, Any]], start: float, step_s: float, steps: int,
+                  labels: Sequence[str] = ("check", "region")) -> dict[tuple[str, ...], list[float]]:
+    """Per-step increments of query_range series, each counter differenced on its own (so one agent's reset
+    stays its own), then summed by the values of `labels` (a missing label reads "")."""
     summed: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0] * steps)
     for one in series:
-        labels = one["metric"]
-        key = (labels.get("check", ""), labels.get("region", ""), *((labels.get(extra, ""),) if extra else ()))
+        key = tuple(one["metric"].get(label, "") for label in labels)
         for i, value in enumerate(increments(one["values"], start, step_s, steps)):
             summed[key][i] += value
     return summed
@@ -134,7 +135,8 @@ def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: floa
 
     def counter(expr: str, extra: str | None = None) -> dict[tuple[str, ...], list[float]]:
         # values at start, start + step, ... end: the one at `start` is what the first step counts from
-        return _by_key(client.query_range(expr, start, end, step_s), start, step_s, steps, extra)
+        labels = ("check", "region", *((extra,) if extra else ()))
+        return increments_by(client.query_range(expr, start, end, step_s), start, step_s, steps, labels)
 
     runs = counter(f"prober_check_runs_total{{{sel}}}")
     successes = counter(f"prober_check_successes_total{{{sel}}}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from html import escape
 
 from prober.report.analysis import CheckRegionResult, DayValue, Report, SloResult
-from prober.report.text import duration, percent, period, utc
+from prober.report.comparison import ALL, Comparison
+from prober.report.text import COMPARISON_NOTE, duration, percent, period, seconds, utc, vantage, view_title
 
 COLORS = ("#0969da", "#bf3989", "#1a7f37", "#bc4c00", "#8250df", "#57606a")
 _CSS = """
@@ -136,6 +137,8 @@ def as_html(report: Report, title: str = "Service level report") -> str:
         chart = burn_down(slo)
         if chart:
             body.append(f"<h3>Error budget of {escape(slo.slo)} ({escape(slo.sli)})</h3>{chart}")
+    if report.comparison is not None:
+        body.append(_comparison(report.comparison))
     body.append(_checks(report.checks))
     body.append(_incidents(report))
     body.append('<h2>How to read this</h2><p class="notes">Availability: successful runs / runs. Latency: runs '
@@ -159,6 +162,22 @@ def _checks(checks: tuple[CheckRegionResult, ...]) -> str:
     for check in sorted({c.check for c in checks}):
         series = [(c.region, list(c.days)) for c in checks if c.check == check]
         parts.append(f"<h3>{escape(check)}: availability per day and region</h3>{line_chart(series, None)}")
+    return "".join(parts)
+
+
+def _comparison(comparison: Comparison) -> str:
+    """One table per view (all, per region, per agent label), the compared checks side by side in each."""
+    parts = [f"<h2>Comparison: {escape(str(comparison.selector))}</h2><p class=\"notes\">{escape(COMPARISON_NOTE)}</p>"]
+    for view in comparison.views:
+        rows = "".join(
+            f"<tr><td>{escape(vantage(view, r))}</td><td>{escape(r.check.name)}</td><td>{escape(r.check.site or '')}"
+            f"</td><td class=\"num\">{percent(r.availability)}</td><td class=\"num\">{seconds(r.duration_p90_s)}</td>"
+            f"<td class=\"num\">{seconds(r.lcp_p75_s)}</td><td class=\"num\">{r.availability.total:.0f}</td></tr>"
+            for r in view.rows)
+        head = "vantage points" if view.by == ALL else view.by
+        parts.append(f'<h3>{escape(view_title(view))}</h3><table class="comparison" data-by="{escape(view.by)}">'
+                     f"<thead><tr><th>{escape(head)}</th><th>check</th><th>site</th><th>availability</th>"
+                     f"<th>duration p90</th><th>LCP p75</th><th>runs</th></tr></thead><tbody>{rows}</tbody></table>")
     return "".join(parts)
 
 

@@ -13,6 +13,13 @@ Recorded series (labels `check, region` unless said):
   prober_slo:error:ratio_rate<W> {slo, sli}, prober_slo:objective:ratio, prober_slo:error_budget_remaining:ratio
 Windows up to 1d are rates of the counters; 3d and the SLO windows average the 5m rates over the window
 (the mean rate while data was there: exact for ratios, and cheap).
+
+Comparisons: the per-region series also keep the agent labels of `rules.group_by` (an `isp` splits them per
+ISP) and every series per check keeps the label names the checks' `labels:` use (`site`, `group`: they depend
+on the check, so they add no series). When the config has either, a `prober-comparisons` group records what a
+side-by-side view needs and should not compute raw, by (check, region, group_by, check labels), over 1h and 1d:
+  prober_check_region:duration_seconds:p90_rate<W>          every check
+  prober_check_region:web_vital_lcp_seconds:p75_rate<W>     browser checks (journey, page)
 """
 
 from __future__ import annotations
@@ -30,7 +37,12 @@ from prober.slo.objectives import Sli, objectives
 RATE_WINDOWS_S = (300.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
 """Windows computed as rate() of the counters: 5m, 30m, 1h, 2h, 6h, 1d."""
 LONG_WINDOW_S = 3 * 86400.0
+COMPARISON_WINDOWS_S = (3600.0, 86400.0)
+"""Windows of the comparison quantiles: long enough for a percentile of runs every minute or few (a 5m p90 of
+five runs is their maximum), and 2 series per check and vantage point each."""
 SEVERITY_PAGE, SEVERITY_TICKET = "page", "ticket"
+BROWSER_TYPES = frozenset({"journey", "page"})
+"""Check types whose runs load pages in the browser and export web vitals."""
 
 
 @dataclass(frozen=True)
@@ -85,33 +97,42 @@ class RuleBuilder:
         self.thresholds = {c.name: c.slo.latency.threshold for c in config.checks if c.slo and c.slo.latency}
         slo_windows = {o.window_s for o in self.objectives}
         self.long_windows = sorted({LONG_WINDOW_S, *slo_windows} - set(RATE_WINDOWS_S))
+        check_labels = sorted({name for c in config.checks for name in c.labels})
+        self.comparing = bool(check_labels or self.rules.group_by)
+        # the labels each level keeps: without comparisons exactly (check, region) and (check), as ever
+        self.by_region = ", ".join(dict.fromkeys(["check", "region", *self.rules.group_by, *check_labels]))
+        self.by_check = ", ".join(["check", *check_labels])
 
     def groups(self) -> list[dict[str, Any]]:
-        return [
+        groups = [
             {"name": "prober-sli", "interval": self.interval,
              "rules": [*self._rates(), *self._ratios(), *self._packet_loss()]},
             {"name": "prober-slo", "interval": self.interval, "rules": self._slo_records()},
             {"name": "prober-slo-alerts", "interval": self.interval, "rules": self._burn_rate_alerts()},
             {"name": "prober-agent-alerts", "interval": self.interval, "rules": self._agent_alerts()},
         ]
+        if self.comparing:
+            groups.insert(1, {"name": "prober-comparisons", "interval": self.interval, "rules": self._comparisons()})
+        return groups
 
     # recording rules ----------------------------------------------------------------------------------
     def _rates(self) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = []
+        by = self.by_region
         for seconds in RATE_WINDOWS_S:
             w = _w(seconds)
             rules.append(_record(f"prober_check_region:runs:rate{w}",
-                                 f"sum by (check, region) (rate(prober_check_runs_total{{{self.sel}}}[{w}]))"))
+                                 f"sum by ({by}) (rate(prober_check_runs_total{{{self.sel}}}[{w}]))"))
             rules.append(_record(f"prober_check_region:failures:rate{w}",  # runs that did not succeed
-                                 f"prober_check_region:runs:rate{w}\n- on (check, region) sum by (check, region) "
+                                 f"prober_check_region:runs:rate{w}\n- on ({by}) sum by ({by}) "
                                  f"(rate(prober_check_successes_total{{{self.sel}}}[{w}]))"))
             if self.thresholds:
                 fast = "\n  or ".join(
-                    f"sum by (check, region) (rate(prober_check_duration_seconds_bucket"
+                    f"sum by ({by}) (rate(prober_check_duration_seconds_bucket"
                     f'{{{self.sel}, check="{check}", le=~"{le_matcher(threshold)}"}}[{w}]))'
                     for check, threshold in sorted(self.thresholds.items()))
                 rules.append(_record(f"prober_check_region:slow:rate{w}",
-                                     f"prober_check_region:runs:rate{w}\n- on (check, region) (\n  {fast}\n)"))
+                                     f"prober_check_region:runs:rate{w}\n- on ({by}) (\n  {fast}\n)"))
         for seconds in self.long_windows:
             w = _w(seconds)
             for kind in ("runs", "failures", "slow") if self.thresholds else ("runs", "failures"):
@@ -128,21 +149,40 @@ class RuleBuilder:
             for sli, bad in slis:
                 rules.append(_record(f"prober_check_region:{sli}_error:ratio_rate{w}",
                                      f"prober_check_region:{bad}:rate{w}\n"
-                                     f"/ on (check, region) (prober_check_region:runs:rate{w} > 0)"))
+                                     f"/ on ({self.by_region}) (prober_check_region:runs:rate{w} > 0)"))
                 rules.append(_record(f"prober_check:{sli}_error:ratio_rate{w}",
-                                     f"sum by (check) (prober_check_region:{bad}:rate{w})\n"
-                                     f"/ (sum by (check) (prober_check_region:runs:rate{w}) > 0)"))
+                                     f"sum by ({self.by_check}) (prober_check_region:{bad}:rate{w})\n"
+                                     f"/ (sum by ({self.by_check}) (prober_check_region:runs:rate{w}) > 0)"))
         return rules
 
     def _packet_loss(self) -> list[dict[str, Any]]:
         """icmp checks' loss as a ratio of packet rates (never an average of per-run gauges): 1 - received / sent."""
         if not any(check.type == "icmp" for check in self.config.checks):
             return []
+        by = self.by_region
         return [_record(f"prober_check_region:icmp_packet_loss:ratio_rate{_w(seconds)}",
-                        f"1 - sum by (check, region) (rate(prober_icmp_packets_received_total{{{self.sel}}}"
-                        f"[{_w(seconds)}]))\n/ (sum by (check, region) (rate(prober_icmp_packets_sent_total"
+                        f"1 - sum by ({by}) (rate(prober_icmp_packets_received_total{{{self.sel}}}"
+                        f"[{_w(seconds)}]))\n/ (sum by ({by}) (rate(prober_icmp_packets_sent_total"
                         f"{{{self.sel}}}[{_w(seconds)}])) > 0)")
                 for seconds in RATE_WINDOWS_S]
+
+    def _comparisons(self) -> list[dict[str, Any]]:
+        """Percentiles per check and vantage point for side-by-side views; `>= 0` drops the NaN of a window
+        without runs (no sample, never a made-up one)."""
+        by = f"{self.by_region}, le"
+        rules = []
+        for seconds in COMPARISON_WINDOWS_S:
+            w = _w(seconds)
+            rules.append(_record(f"prober_check_region:duration_seconds:p90_rate{w}",
+                                 f"histogram_quantile(0.9, sum by ({by}) "
+                                 f"(rate(prober_check_duration_seconds_bucket{{{self.sel}}}[{w}]))) >= 0"))
+        if any(check.type in BROWSER_TYPES for check in self.config.checks):
+            for seconds in COMPARISON_WINDOWS_S:
+                w = _w(seconds)
+                rules.append(_record(f"prober_check_region:web_vital_lcp_seconds:p75_rate{w}",
+                                     f"histogram_quantile(0.75, sum by ({by}) (rate(prober_browser_web_vital_bucket"
+                                     f'{{{self.sel}, vital="lcp"}}[{w}]))) >= 0'))
+        return rules
 
     def _slo_records(self) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = []
@@ -191,8 +231,10 @@ class RuleBuilder:
 
     def _agent_alerts(self) -> list[dict[str, Any]]:
         sel, consensus = self.sel, self.rules.consensus
+        # a vantage point is a region and its group_by labels: an unhealthy agent of one ISP hides no other's runs
+        vantage = ", ".join(dict.fromkeys(["region", *self.rules.group_by]))
         failing = (f"(probe_success{{{sel}}} == 0)\n"
-                   f"    unless on (region) (prober_agent_vantage_healthy{{{sel}}} == 0)\n"
+                   f"    unless on ({vantage}) (prober_agent_vantage_healthy{{{sel}}} == 0)\n"
                    f"    unless on (check, region) (prober_check_in_maintenance{{{sel}}} > 0)")
         rules = [
             self._alert("ProberCheckFailingFromRegions",
