@@ -46,3 +46,25 @@ def test_a_fixed_window_in_its_timezone() -> None:
     assert window.contains(at("2026-12-02T01:59:00"))
     assert not window.contains(at("2026-12-02T02:00:00"))
     assert not window.contains(at("2026-12-01T22:00:00", ZoneInfo("UTC")) + 86400)
+
+
+def test_the_occurrences_of_a_weekly_window_ahead_include_the_ongoing_one_and_follow_daylight_saving() -> None:
+    window = MaintenanceWindow.model_validate({"days": ["sun"], "start": "02:00", "duration": "2h",
+                                               "timezone": "Europe/Berlin"})
+    found = window.occurrences(at("2026-10-18T03:00:00"), at("2026-11-02T00:00:00"))
+    # ongoing on Oct 18; on Oct 25 Berlin leaves summer time at 03:00 CEST: 02:00 comes twice, the first (CEST,
+    # 00:00 UTC) begins the window, which lasts its two hours of real time
+    assert found == [(at("2026-10-18T02:00:00"), at("2026-10-18T04:00:00")),
+                     (at("2026-10-25T02:00:00"), at("2026-10-25T02:00:00") + 7200),
+                     (at("2026-11-01T02:00:00"), at("2026-11-01T04:00:00"))]
+    assert dt.datetime.fromtimestamp(found[1][0], tz=ZoneInfo("UTC")).hour == 0
+    assert window.occurrences(at("2026-10-18T04:00:00"), at("2026-10-25T01:59:00")) == []  # ended; not begun
+
+
+def test_a_fixed_window_occurs_once_while_it_has_not_ended() -> None:
+    window = MaintenanceWindow.model_validate({"from": "2026-12-03T02:00:00", "to": "2026-12-03T04:00:00",
+                                               "timezone": "Asia/Shanghai"})
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert window.occurrences(at("2026-11-30T00:00:00", shanghai), at("2026-12-14T00:00:00", shanghai)) == [
+        (at("2026-12-03T02:00:00", shanghai), at("2026-12-03T04:00:00", shanghai))]
+    assert window.occurrences(at("2026-12-03T04:00:00", shanghai), at("2026-12-14T00:00:00", shanghai)) == []

@@ -264,4 +264,21 @@ def _cross_check_references(name: str, data: dict[str, Any], checks: list[Any]) 
                 if section == "slos" and entry.get("latency") and not (isinstance(slo, dict) and slo.get("latency")):
                     problems.append(f"{name}: {label}: latency: member check {member!r} has no slo.latency.threshold "
                                     "(the group counts each check's runs within its own threshold)")
+    return problems + _site_references(name, data, by_name)
+
+
+def _site_references(name: str, data: dict[str, Any], checks: dict[str, Any]) -> list[str]:
+    """The site's services name `slos:` groups and checks that exist."""
+    site = data.get("site")
+    groups = {g.get("name") for g in _as_list(data.get("slos")) if isinstance(g, dict)}
+    problems: list[str] = []
+    for index, service in enumerate(_as_list(site.get("services") if isinstance(site, dict) else None)):
+        if not isinstance(service, dict):
+            continue
+        where = _where(name, data, ("site", "services", index))
+        if isinstance(service.get("slo"), str) and service["slo"] not in groups:
+            problems.append(where + f"slo: no slos: group named {service['slo']!r}")
+        for c, member in enumerate(_as_list(service.get("checks"))):
+            if isinstance(member, str) and member not in checks:
+                problems.append(where + f"checks[{c}]: no check named {member!r}")
     return problems

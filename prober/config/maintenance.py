@@ -88,3 +88,24 @@ class MaintenanceWindow(BaseModel):
             if begin <= moment < begin + length:
                 return True
         return False
+
+    def occurrences(self, after: float, until: float) -> list[tuple[float, float]]:
+        """The window's (start, end) instants, as unix times, that end after `after` and begin before `until`
+        (an ongoing one included), in order."""
+        if self.from_ is not None and self.to is not None:
+            begin, end = self._aware(self.from_).timestamp(), self._aware(self.to).timestamp()
+            return [(begin, end)] if end > after and begin < until else []
+        assert self.start is not None and self.duration is not None
+        zone = ZoneInfo(self.timezone)
+        hour, minute = (int(part) for part in self.start.split(":"))
+        first = dt.datetime.fromtimestamp(after, tz=zone).date() - dt.timedelta(days=int(self.duration // 86400) + 1)
+        last = dt.datetime.fromtimestamp(until, tz=zone).date()
+        found: list[tuple[float, float]] = []
+        date = first
+        while date <= last:
+            if not self.days or WEEKDAYS[date.weekday()] in self.days:
+                begin = dt.datetime(date.year, date.month, date.day, hour, minute, tzinfo=zone).timestamp()
+                if begin + self.duration > after and begin < until:
+                    found.append((begin, begin + self.duration))
+            date += dt.timedelta(days=1)
+        return found

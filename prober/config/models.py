@@ -35,6 +35,7 @@ from prober.config.icmp_check import IcmpCheck
 from prober.config.jsonpath import parse_path
 from prober.config.maintenance import MaintenanceWindow
 from prober.config.page_check import PageCheck
+from prober.config.site import SiteConfig
 from prober.config.slo import RulesConfig, Sla, SloGroup
 from prober.config.tcp_check import TcpCheck
 from prober.config.tls_check import TlsCheck
@@ -312,6 +313,7 @@ class AgentConfig(Frozen):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     sla: list[Sla] = Field(default_factory=list)
+    site: SiteConfig = Field(default_factory=SiteConfig)
 
     def runs_here(self, check: Check) -> bool:
         """Whether this agent runs `check`: its region is listed (or the check has no `regions`) and the check's

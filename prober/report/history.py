@@ -39,6 +39,8 @@ class Counts:
     successes: list[float]
     within: list[float] | None = None  # None: the check has no latency threshold
     failures_by_reason: dict[str, list[float]] = field(default_factory=dict)
+    duration_sum_s: list[float] | None = None  # the duration histogram's _sum and _count, when fetched
+    duration_count: list[float] | None = None
 
 
 @dataclass
@@ -67,15 +69,32 @@ class History:
 class PrometheusClient:
     """The few calls of Prometheus' HTTP API the report needs (standard library only: the CLI is synchronous)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, timeout_s: float = TIMEOUT_S) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
 
     def query_range(self, expr: str, start: float, end: float, step_s: float) -> list[dict[str, Any]]:
+        """The series of `expr` sampled at start, start + step, ... end; a range of more points than Prometheus
+        answers at once is asked in pieces and joined, series by series."""
+        pieces = [self._query_range(expr, begin, min(end, begin + (MAX_POINTS - 1) * step_s), step_s)
+                  for begin in _piece_starts(start, end, step_s)]
+        if len(pieces) == 1:
+            return pieces[0]
+        joined: dict[str, dict[str, Any]] = {}
+        for piece in pieces:
+            for one in piece:
+                key = json.dumps(one["metric"], sort_keys=True)
+                kept = joined.setdefault(key, {"metric": one["metric"], "values": []})
+                last = kept["values"][-1][0] if kept["values"] else None
+                kept["values"] += [v for v in one["values"] if last is None or v[0] > last]  # pieces share an end
+        return list(joined.values())
+
+    def _query_range(self, expr: str, start: float, end: float, step_s: float) -> list[dict[str, Any]]:
         params = urllib.parse.urlencode({"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
                                          "step": f"{step_s:g}"})
         url = f"{self.base_url}/api/v1/query_range?{params}"
         try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise PrometheusError(f"{self.base_url}: {expr}: {_error_of(exc)}") from None
@@ -84,6 +103,12 @@ class PrometheusClient:
         if answer.get("status") != "success":
             raise PrometheusError(f"{self.base_url}: {expr}: {answer.get('error', 'failed')}")
         return list(answer["data"]["result"])
+
+
+def _piece_starts(start: float, end: float, step_s: float) -> list[float]:
+    span = (MAX_POINTS - 1) * step_s
+    count = max(1, math.ceil((end - start) / span - 1e-9))
+    return [start + i * span for i in range(count)]
 
 
 def _error_of(exc: urllib.error.HTTPError) -> str:
@@ -124,9 +149,13 @@ def increments_by(series: list[dict[str, Any]], start: float, step_s: float, ste
     return summed
 
 
-def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: float, step_s: float) -> History:
-    """The counters of every check of `config` over [start, end); raises PrometheusError."""
-    step_s = step_for(start, end, step_s)
+def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: float, step_s: float,
+          durations: bool = False) -> History:
+    """The counters of every check of `config` over [start, end) (with `durations`, the duration histogram's
+    sum and count too); raises PrometheusError. The step grows to stay under Prometheus' point limit unless
+    `durations` (then the range is asked in pieces: the caller's step is kept)."""
+    if not durations:
+        step_s = step_for(start, end, step_s)
     steps = round((end - start) / step_s)
     names = [check.name for check in config.checks]
     if not names:
@@ -147,11 +176,15 @@ def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: floa
             expr = (f'prober_check_duration_seconds_bucket{{job="{config.rules.job}", check="{check.name}", '
                     f'le=~"{le_matcher(check.slo.latency.threshold)}"}}')
             within.update(counter(expr))
+    sums = counter(f"prober_check_duration_seconds_sum{{{sel}}}") if durations else {}
+    runs_timed = counter(f"prober_check_duration_seconds_count{{{sel}}}") if durations else {}
     counts: dict[Key, Counts] = {}
     for key, run_steps in runs.items():
         name, region = key
         counts[(name, region)] = Counts(
             runs=run_steps, successes=successes.get(key, [0.0] * steps), within=within.get(key),
             failures_by_reason={reason: values for (c, r, reason), values in failures.items()
-                                if (c, r) == (name, region)})
+                                if (c, r) == (name, region)},
+            duration_sum_s=sums.get(key, [0.0] * steps) if durations else None,
+            duration_count=runs_timed.get(key, [0.0] * steps) if durations else None)
     return History(start, end, step_s, counts)
