@@ -1,13 +1,16 @@
-"""`prober run | check NAME | validate | rules | report | import blackbox`: parse arguments, call the agent (or
-the rule and report writers, or an importer), turn outcomes into exit codes."""
+"""`prober run | check NAME | validate | rules | report | site | import blackbox`: parse arguments, call the agent
+(or the rule, report and site writers, or an importer), turn outcomes into exit codes."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import datetime as dt
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,14 @@ from prober.report.history import PrometheusClient, PrometheusError, fetch
 from prober.report.html import as_html
 from prober.report.text import as_json, as_markdown
 from prober.result import Result, StepStatus
+from prober.site.i18n import LANGS
+from prober.site.publish import SiteSource, last_fresh_at, publish_once, run_site
+from prober.site.snapshot import SiteOptions
 from prober.slo.formats import FORMATS, Format, render
 from prober.slo.objectives import objectives
 
 REPORT_FORMATS = ("html", "markdown", "json")
+SITE_STEPS_S = (60.0, 300.0, 900.0)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--title", default="Service level report")
     report.add_argument("--compare", type=_label_selector, metavar="LABEL=VALUE",
                         help="add a comparison of the checks with this label value, e.g. group=competitors")
+    site = sub.add_parser("site", parents=[common], help="a status site of every service across regions, from "
+                          "Prometheus: static files (--out) and/or served live (--listen)")
+    site.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://prometheus:9090")
+    site.add_argument("--out", type=Path, help="write the site into this folder (each file replaced atomically)")
+    site.add_argument("--listen", type=_host_port, help="serve the site live on host:port")
+    site.add_argument("--every", type=parse_duration,
+                      help="rebuild at this interval, a duration (default with --listen: 1m; without, build once)")
+    site.add_argument("--lang", choices=LANGS, default="en", help="default: %(default)s")
+    site.add_argument("--notes", type=Path, help="a folder of incident notes in Markdown (see the README)")
+    site.add_argument("--internal", action="store_true", help="also show each SLO's error budget left")
+    site.add_argument("--incident-regions", type=int,
+                      help="regions that must fail together for an incident (default: rules.consensus.min_regions, "
+                      "at most the regions that report)")
+    site.add_argument("--step", type=_site_step, default=300.0, help="resolution: 1m, 5m or 15m (default: 5m)")
+    site.add_argument("--timeout", type=parse_duration, default=30.0,
+                      help="longest wait for one Prometheus query, a duration (default: 30s)")
+    site.add_argument("--at", type=_utc_time, help="build the site as of this UTC time (a replay); implies once")
     importer = sub.add_parser("import", help="write an agent.yaml from another tool's configuration")
     importers = importer.add_subparsers(dest="importer", required=True)
     blackbox = importers.add_parser("blackbox", help="from blackbox_exporter modules and the Prometheus jobs "
@@ -80,6 +104,21 @@ def _utc_time(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a UTC date or time such as 2026-10-01 (got {text!r})") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _host_port(text: str) -> str:
+    _host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected host:port such as 0.0.0.0:9480 (got {text!r})")
+    return text
+
+
+def _site_step(text: str) -> float:
+    step_s = parse_duration(text)
+    if step_s not in SITE_STEPS_S:
+        raise argparse.ArgumentTypeError(f"expected 1m, 5m or 15m: days in any timezone begin on such a step "
+                                         f"(got {text!r})")
+    return step_s
 
 
 def _label_selector(text: str) -> LabelSelector:
@@ -100,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _rules(args.config, args.format, args.out, args.interval)
     if args.command == "report":
         return _report(args)
+    if args.command == "site":
+        return _site(args)
     if args.command == "import":
         return _import_blackbox(args.modules, args.targets, args.out)
     return _check(args.config, args.name, args.region)
@@ -167,6 +208,44 @@ def _report(args: argparse.Namespace) -> int:
         args.out.write_text(text, encoding="utf-8")
         print(f"{args.out}: {args.format} report, {len(report.slos)} SLO(s), {len(report.incidents)} incident(s)",
               file=sys.stderr)
+    return 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    """Build the site once (--out, no --every), or keep rebuilding it (--every, --listen) until SIGTERM."""
+    if args.out is None and args.listen is None:
+        print("prober site: give --out FOLDER, --listen HOST:PORT or both", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config, region=args.region)
+    except ConfigError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    configure_logging("info")
+    source = SiteSource(config, PrometheusClient(args.prometheus, timeout_s=args.timeout),
+                        SiteOptions(args.lang, args.internal or config.site.error_budget, args.incident_regions),
+                        step_s=args.step, notes_dir=args.notes, at=args.at, fresh_at=last_fresh_at(args.out))
+    every_s = args.every if args.every is not None else (60.0 if args.listen else None)
+    if every_s is None or args.at is not None:
+        if args.out is None:
+            print("prober site: --at builds once: give --out", file=sys.stderr)
+            return 2
+        snap = publish_once(source, args.out)
+        state = f"stale ({snap.freshness.stale_reason})" if snap.freshness.stale else "fresh"
+        print(f"{args.out}: status site, {len(snap.services)} service(s), {len(snap.region_names)} region(s), "
+              f"{len(snap.incidents)} incident(s), data {state}", file=sys.stderr)
+        return 0
+    return run_loop(_until_signalled(run_site(source, every_s, args.out, args.listen)))
+
+
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> int:
+    """Run `work` until SIGTERM or SIGINT; 0 then."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     return 0
 
 

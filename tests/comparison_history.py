@@ -101,14 +101,15 @@ def openmetrics(start: float, end: float, step_s: int, base: int = 0,
     return "\n".join([*lines, "# EOF"]) + "\n"
 
 
-def backfill(text: str, folder: Path) -> Path:
-    """Write the blocks of `text` into folder/tsdb (returned) with Debian's promtool."""
+def backfill(text: str, folder: Path, *flags: str) -> Path:
+    """Write the blocks of `text` into folder/tsdb (returned) with Debian's promtool (and these flags of its)."""
     source, tsdb = folder / "history.om", folder / "tsdb"
     source.write_text(text)
     promtool = shutil.which("promtool") or "/usr/bin/promtool"
     # a new block costs promtool mostly garbage collection: off for these few small blocks
     quick = {**os.environ, "GOGC": "off", "GOMAXPROCS": "1"}
-    made = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(source), str(tsdb)],
+    made = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", *flags, str(source),
+                           str(tsdb)],
                           capture_output=True, text=True, timeout=120, check=False, env=quick)
     assert made.returncode == 0, made.stderr
     return tsdb

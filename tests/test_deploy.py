@@ -192,6 +192,8 @@ def test_compose_mounts_files_that_exist_and_runs_two_regions() -> None:
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             assert (DEPLOY / source).exists(), source
+    site = services["status-site"]
+    assert site["entrypoint"][-1] == "site" and "--prometheus" in site["command"]
 
 
 def test_dashboard_is_valid_json_with_slo_region_and_journey_panels() -> None:
