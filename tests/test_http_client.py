@@ -11,7 +11,7 @@ import pytest
 from yarl import URL
 
 from prober.config.models import HttpCheck
-from prober.http import receive_stamps
+from prober.http import receive_stamps, send_stamps
 from prober.http.body import BodyTooLargeError
 from prober.http.client import ProtocolError, Request, Response, exchange, exchange_within
 from prober.http.timing import AttemptTiming
@@ -165,6 +165,44 @@ async def test_without_kernel_receive_stamps_the_answer_is_timed_when_read(
         response = await exchange(request, timing)
     assert response.body == b"ok"
     assert 0.050 <= timing.phases()[Phase.TTFB] < 5
+
+
+STALL_BEFORE_SEND_S = 0.2
+
+
+@pytest.mark.parametrize("send_stamps_on", [True, False])
+async def test_a_worker_preempted_between_its_clock_and_its_send_times_the_request_by_the_kernels_send_stamp(
+        fault: FaultServer, monkeypatch: pytest.MonkeyPatch, send_stamps_on: bool) -> None:
+    # the worker reads the clock for "request sent", then waits 200 ms before its write reaches the kernel (as a
+    # preempted process would); the kernel's stamp of the send leaves the target's 50 ms; without it, the
+    # reading before the write stands and the stall is in the ttfb (never under the truth, so never a fast lie)
+    real_headers_sent = AttemptTiming.headers_sent
+
+    def preempted(self: AttemptTiming) -> None:
+        real_headers_sent(self)
+        time.sleep(STALL_BEFORE_SEND_S)
+
+    monkeypatch.setattr(AttemptTiming, "headers_sent", preempted)
+    if not send_stamps_on:
+        monkeypatch.setattr(send_stamps, "enable", lambda sock: False)  # as where SO_TIMESTAMPING fails
+    timing = AttemptTiming()
+    request = Request(method="GET", url=URL(fault.url("/delay/50")), headers={}, body=None, max_body_bytes=1 << 20)
+    async with asyncio.timeout(5):
+        response = await exchange(request, timing)
+    assert response.body == b"ok"
+    ttfb = timing.phases()[Phase.TTFB]
+    if send_stamps_on:
+        assert 0.050 <= ttfb < 0.050 + STALL_BEFORE_SEND_S / 2, ttfb
+    else:
+        assert ttfb >= 0.050 + STALL_BEFORE_SEND_S, ttfb
+
+
+def test_a_send_stamp_never_moves_the_request_earlier_than_the_reading_before_its_write() -> None:
+    timing = AttemptTiming()
+    timing.headers_sent()
+    timing.request_left(time.perf_counter() - 1.0)  # a stamp placed before the write began: kept out
+    timing.response_start(time.perf_counter())
+    assert timing.phases()[Phase.TTFB] < 0.5
 
 
 def test_a_kernel_stamp_is_placed_right_though_the_process_is_preempted_while_reading_the_clocks(

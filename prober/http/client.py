@@ -184,6 +184,8 @@ async def _hop(request: Request, method: str, url: URL, headers: Mapping[str, st
                      max_body_bytes=request.max_body_bytes, timing=timing)
         timing.headers_sent()  # before the write: the request is on its way during it, whatever runs after it
         transport.write(head + body if body else head)
+        if transport.sent_at is not None:  # when it left this host, by the kernel's stamp
+            timing.request_left(transport.sent_at)
         answer = await reader.done
         return _Answer(answer.status, answer.headers, answer.body, tls_object, answer.redirect_to)
     finally:

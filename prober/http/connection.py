@@ -21,7 +21,7 @@ import socket
 import ssl
 import time
 
-from prober.http import receive_stamps
+from prober.http import receive_stamps, send_stamps
 
 READ_SIZE = 256 * 1024
 
@@ -30,11 +30,13 @@ class Connection:
     """A connected socket and the protocol it feeds; `open` makes one, `start_tls` puts TLS over it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, protocol: asyncio.Protocol,
-                 timestamps: bool) -> None:
+                 timestamps: bool, sent_stamps: bool = False) -> None:
         self._loop = loop
         self._sock = sock
         self._protocol = protocol
         self._timestamps = timestamps
+        self._sent_stamps = sent_stamps
+        self._cmsg_space = send_stamps.RECEIVE_CMSG_SPACE if sent_stamps else receive_stamps.CMSG_SPACE
         self._unsent = bytearray()
         self._closed = False
         self._tls: ssl.SSLObject | None = None
@@ -44,6 +46,8 @@ class Connection:
         self._heard: asyncio.Future[None] | None = None  # what server_verdict awaits: the server's next record
         self.received_at = 0.0
         """perf_counter time at which the bytes of the latest read reached this host (the kernel's stamp)."""
+        self.sent_at: float | None = None
+        """perf_counter time at which the latest `write` left this host (the kernel's stamp), None without one."""
         protocol.connection_made(self)  # type: ignore[arg-type]
         loop.add_reader(sock.fileno(), self._on_readable)
 
@@ -56,11 +60,12 @@ class Connection:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request is one write: send it now
             timestamps = receive_stamps.enable(sock)
+            sent_stamps = timestamps and send_stamps.enable(sock)
             await _connected(loop, sock, (address, port))
         except BaseException:
             sock.close()
             raise
-        return cls(loop, sock, protocol, timestamps)
+        return cls(loop, sock, protocol, timestamps, sent_stamps)
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
         """A TLS handshake over this connection; raises ssl.SSLError (SSLEOFError if the peer closes during it)."""
@@ -106,6 +111,7 @@ class Connection:
 
     # the part of a transport that the client uses
     def write(self, data: bytes) -> None:
+        self.sent_at = None
         if self._closed:
             return
         if self._tls is not None:
@@ -126,9 +132,11 @@ class Connection:
 
     # reading
     def _on_readable(self) -> None:
+        if self._sent_stamps:
+            self._take_sent_stamp()  # a stamp that came after its send: read, so the error queue wakes no one
         try:
             if self._timestamps:
-                data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, receive_stamps.CMSG_SPACE)
+                data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, self._cmsg_space)
                 self.received_at = receive_stamps.arrival(ancillary)
             else:
                 data = self._sock.recv(READ_SIZE)
@@ -223,6 +231,8 @@ class Connection:
         if sent < len(data):
             self._unsent += data[sent:]
             self._loop.add_writer(self._sock.fileno(), self._on_writable)
+        elif self._sent_stamps:
+            self._take_sent_stamp()
 
     def _on_writable(self) -> None:
         try:
@@ -235,6 +245,13 @@ class Connection:
         del self._unsent[:sent]
         if not self._unsent:
             self._loop.remove_writer(self._sock.fileno())
+            if self._sent_stamps:
+                self._take_sent_stamp()
+
+    def _take_sent_stamp(self) -> None:
+        wall_ns = send_stamps.read_latest(self._sock)
+        if wall_ns is not None:
+            self.sent_at = receive_stamps.perf_of_wall_ns(wall_ns)
 
 
 async def _connected(loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]) -> None:

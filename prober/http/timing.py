@@ -84,6 +84,12 @@ class AttemptTiming:
     def headers_sent(self) -> None:
         self._hop_sent = time.perf_counter()
 
+    def request_left(self, at: float) -> None:
+        """The kernel's stamp of when the request left this host (perf_counter time): it replaces the reading
+        taken before the write, never moving it earlier (a worker preempted before its send would read late)."""
+        if self._hop_sent is not None:
+            self._hop_sent = max(self._hop_sent, at)
+
     def response_start(self, at: float | None = None) -> None:
         """The first byte of an answer arrived (`at`: when it reached this host, perf_counter time)."""
         self.hops += 1
