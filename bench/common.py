@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from prober.http import receive_stamps
+from prober.http import receive_stamps, send_stamps
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -49,17 +49,19 @@ async def serve_target(port_file: Path, delay_s: float) -> None:
 def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
     """Answer every HTTP request `delay_s` after it arrived, a thread per connection, and append to `record` what
     it really took: a JSON line with the path, the request's arrival (the kernel's receive stamp, unix time) and
-    the seconds from then to the answer's write. A sleeping thread on a busy machine wakes late; the record says by
-    how much, so a prober's reading can be judged against what the target did, not what it was asked to do."""
+    the seconds from then to the answer's departure (the kernel's send stamp; without one, the clock before the
+    write). A sleeping thread on a busy machine wakes late; the record says by how much, so a prober's reading
+    can be judged against what the target did, not what it was asked to do."""
     lock = threading.Lock()
     out = record.open("a", buffering=1)
 
     def handle(conn: socket.socket) -> None:
         with conn:
             receive_stamps.enable(conn)
+            stamped = send_stamps.enable(conn)  # a thread that waits for the GIL after its clock reading sends late
             head, arrived_ns = b"", None
             while b"\r\n\r\n" not in head:
-                data, ancillary, _, _ = conn.recvmsg(65536, receive_stamps.CMSG_SPACE)
+                data, ancillary, _, _ = conn.recvmsg(65536, send_stamps.RECEIVE_CMSG_SPACE)
                 if not data:
                     return
                 head += data
@@ -68,6 +70,8 @@ def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
             time.sleep(max(0.0, arrived + delay_s - time.time()))
             sent = time.time()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            left_ns = send_stamps.read_latest(conn) if stamped else None  # when the answer really left
+            sent = left_ns / 1e9 if left_ns is not None else sent
             path = head.split(b" ", 2)[1].decode("latin-1") if head.count(b" ") >= 2 else ""
             with lock:
                 out.write(json.dumps({"path": path, "arrived": arrived, "held_s": sent - arrived}) + "\n")
