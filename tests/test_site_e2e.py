@@ -243,16 +243,17 @@ def test_a_prometheus_that_is_down_or_hangs_gives_a_stale_site_never_a_green_one
     assert "No current data" in (tmp_path / "site-hang" / "index.html").read_text()
 
 
-def test_served_live_and_stopped_by_sigterm(tmp_path: Path, prometheus: PrometheusProcess) -> None:
+def test_served_live_and_rewritten_every_interval_until_sigterm(tmp_path: Path, prometheus: PrometheusProcess) -> None:
     config = tmp_path / "agent.yaml"
     config.write_text(CONFIG)
     port = free_port()
     log = tmp_path / "site.log"
+    out = tmp_path / "site"
     with log.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "prober", "site", "--config", str(config), "--prometheus",
-             f"http://127.0.0.1:{prometheus.port}", "--listen", f"127.0.0.1:{port}", "--every", "2s", "--step",
-             "15m"], stdout=subprocess.DEVNULL, stderr=stderr)
+             f"http://127.0.0.1:{prometheus.port}", "--listen", f"127.0.0.1:{port}", "--out", str(out),
+             "--every", "1s", "--step", "15m"], stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 60
         page = ""
@@ -268,6 +269,13 @@ def test_served_live_and_stopped_by_sigterm(tmp_path: Path, prometheus: Promethe
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/summary.json", timeout=5) as response:
             assert response.headers["Content-Type"].startswith("application/json")
             assert json.loads(response.read())["page"]["name"] == "Demo Shop status"
+        # the folder is written too, and again every second: its index.html is replaced, never left half written
+        first = (out / "index.html").stat().st_mtime_ns
+        deadline = time.monotonic() + 30
+        while (out / "index.html").stat().st_mtime_ns == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert (out / "index.html").stat().st_mtime_ns != first
+        assert (out / "index.html").read_text().rstrip().endswith("</html>")
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
