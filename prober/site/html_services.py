@@ -58,7 +58,8 @@ def bars(view: View, days: tuple[Day, ...]) -> str:
     count = len(days)
     rects = "".join(f'<rect x="{i * BAR_W}" width="{BAR_W - BAR_GAP}" height="{BAR_H}" '
                     f'fill="{day_colour(d.availability)}" data-date="{escape(d.date)}"/>' for i, d in enumerate(days))
-    cells = "".join(_cell(view, day, (index + 0.5) / count * 100) for index, day in enumerate(days))
+    titles = {i.id: i.title for i in view.snap.incidents}  # once per row, not once per day
+    cells = "".join(_cell(view, day, (index + 0.5) / count * 100, titles) for index, day in enumerate(days))
     label = view.text("bars.label", days=str(count))
     return (f'<div class="bars" role="group" aria-label="{label}">'
             f'<svg viewBox="0 0 {count * BAR_W} {BAR_H}" preserveAspectRatio="none" aria-hidden="true" '
@@ -66,10 +67,9 @@ def bars(view: View, days: tuple[Day, ...]) -> str:
             f'<div class="days" style="grid-template-columns:repeat({count},1fr)">{cells}</div></div>')
 
 
-def _cell(view: View, day: Day, centre_percent: float) -> str:
+def _cell(view: View, day: Day, centre_percent: float, titles: dict[str, str]) -> str:
     """A day's focusable cell: its label says the day to a screen reader, its tooltip shows it on hover or tap."""
     date = i18n.format_date(day.date, view.lang)
-    titles = {i.id: i.title for i in view.snap.incidents}
     incidents = [(i, titles[i]) for i in day.incidents if i in titles]
     if day.availability is None:
         figure = i18n.text(view.lang, "day.no_data")
