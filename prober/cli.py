@@ -17,6 +17,7 @@ from typing import Any
 from prober import __version__
 from prober.agent import Agent, browser_check_problems, build_jobs, check_once
 from prober.config import ConfigError, load_config
+from prober.config.models import listen_address
 from prober.config.units import parse_duration
 from prober.event_loop import run_loop
 from prober.exporters.log import configure_logging
@@ -75,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                           "Prometheus: static files (--out) and/or served live (--listen)")
     site.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://prometheus:9090")
     site.add_argument("--out", type=Path, help="write the site into this folder (each file replaced atomically)")
-    site.add_argument("--listen", type=_host_port, help="serve the site live on host:port")
+    site.add_argument("--listen", type=_listen, help="serve the site live on host:port")
     site.add_argument("--every", type=parse_duration,
                       help="rebuild at this interval, a duration (default with --listen: 1m; without, build once)")
     site.add_argument("--lang", choices=LANGS, default="en", help="default: %(default)s")
@@ -106,11 +107,11 @@ def _utc_time(text: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def _host_port(text: str) -> str:
-    _host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"expected host:port such as 0.0.0.0:9480 (got {text!r})")
-    return text
+def _listen(text: str) -> str:
+    try:
+        return listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _site_step(text: str) -> float:

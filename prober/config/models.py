@@ -297,10 +297,7 @@ class AgentSection(Frozen):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        _host, sep, port = value.rpartition(":")
-        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError(f"expected host:port such as '127.0.0.1:9470' (got {value!r})")
-        return value
+        return listen_address(value)
 
 
 class AgentConfig(Frozen):
@@ -327,6 +324,15 @@ class AgentConfig(Frozen):
         """The windows that apply to `check`: its own and the top-level ones that name it (or every check)."""
         shared = [w for w in self.maintenance if not w.checks or check.name in w.checks]
         return [*check.maintenance, *shared]
+
+
+def listen_address(value: str) -> str:
+    """`value` if it is an address to listen on, `host:port` (port 0-65535; an empty host: every interface), else
+    a ValueError (the agent's `listen`, and `prober site --listen`)."""
+    _host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port such as '127.0.0.1:9470' (got {value!r})")
+    return value
 
 
 def shard_of_check(name: str, count: int) -> int:
