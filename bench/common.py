@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import json
 import os
 import shutil
@@ -48,17 +49,20 @@ async def serve_target(port_file: Path, delay_s: float) -> None:
 
 def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
     """Answer every HTTP request `delay_s` after it arrived, a thread per connection, and append to `record` what
-    it really took: a JSON line with the path, the request's arrival (the kernel's receive stamp, unix time) and
-    the seconds from then to the answer's departure (the kernel's send stamp; without one, the clock before the
-    write). A sleeping thread on a busy machine wakes late; the record says by how much, so a prober's reading
-    can be judged against what the target did, not what it was asked to do."""
+    it really took: a JSON line with the path, the request's arrival (the kernel's receive stamp, unix time), the
+    seconds from then to the answer's departure (the kernel's send stamp) and whether both stamps were there
+    (without one, the clock at the read or before the write stands in, late by however long the thread waited).
+
+    The listening socket asks for the stamps, so every accepted connection has them from its first byte: a
+    connection that asks only once accepted gets no stamp for a request that came before (on this kernel, a
+    third of them). The process runs at real-time priority where it may (SCHED_FIFO, inherited by its threads):
+    at 8 answers a second it takes no CPU worth the name, and a sleeping thread wakes on time instead of up to a
+    few ms late behind the probers on a busy 2-core machine, so the target answers in 50 ms, not 50 to 53."""
     lock = threading.Lock()
     out = record.open("a", buffering=1)
 
     def handle(conn: socket.socket) -> None:
         with conn:
-            receive_stamps.enable(conn)
-            stamped = send_stamps.enable(conn)  # a thread that waits for the GIL after its clock reading sends late
             head, arrived_ns = b"", None
             while b"\r\n\r\n" not in head:
                 data, ancillary, _, _ = conn.recvmsg(65536, send_stamps.RECEIVE_CMSG_SPACE)
@@ -73,10 +77,16 @@ def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
             left_ns = send_stamps.read_latest(conn) if stamped else None  # when the answer really left
             sent = left_ns / 1e9 if left_ns is not None else sent
             path = head.split(b" ", 2)[1].decode("latin-1") if head.count(b" ") >= 2 else ""
+            entry = {"path": path, "arrived": arrived, "held_s": sent - arrived,
+                     "stamped": arrived_ns is not None and left_ns is not None}
             with lock:
-                out.write(json.dumps({"path": path, "arrived": arrived, "held_s": sent - arrived}) + "\n")
+                out.write(json.dumps(entry) + "\n")
 
     listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
+    receive_stamps.enable(listener)  # accepted sockets inherit the options
+    stamped = send_stamps.enable(listener)
+    with contextlib.suppress(OSError):  # not permitted: the target's lateness stays in the error against 50 ms
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
     port_file.write_text(str(listener.getsockname()[1]))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     while True:
@@ -84,23 +94,33 @@ def serve_timed_target(port_file: Path, delay_s: float, record: Path) -> None:
         threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
-def target_record(record: Path) -> dict[str, list[tuple[float, float]]]:
-    """What serve_timed_target wrote: (arrival, seconds held) by path, in arrival order."""
-    by_path: dict[str, list[tuple[float, float]]] = {}
+def real_time(pid: int) -> bool:
+    """Whether process `pid` runs at real-time priority (serve_timed_target's truth target, where it may)."""
+    try:
+        return os.sched_getscheduler(pid) == os.SCHED_FIFO
+    except OSError:
+        return False
+
+
+def target_record(record: Path) -> dict[str, list[tuple[float, float, bool]]]:
+    """What serve_timed_target wrote: (arrival, seconds held, both kernel stamps there) by path, in arrival order."""
+    by_path: dict[str, list[tuple[float, float, bool]]] = {}
     if record.exists():
         for line in record.read_text().splitlines():
             entry = json.loads(line)
-            by_path.setdefault(entry["path"], []).append((entry["arrived"], entry["held_s"]))
+            by_path.setdefault(entry["path"], []).append((entry["arrived"], entry["held_s"], entry["stamped"]))
     for entries in by_path.values():
         entries.sort()
     return by_path
 
 
-def held_after(entries: list[tuple[float, float]], since: float, within_s: float) -> float | None:
-    """How long the target held the first request of `entries` that arrived in [since, since + within_s]."""
-    index = bisect.bisect_left(entries, (since, -1.0))
+def held_after(entries: list[tuple[float, float, bool]], since: float,
+               within_s: float) -> tuple[float, bool] | None:
+    """How long the target held the first request of `entries` that arrived in [since, since + within_s], and
+    whether the kernel stamped both ends of it."""
+    index = bisect.bisect_left(entries, (since, -1.0, False))
     if index < len(entries) and entries[index][0] <= since + within_s:
-        return entries[index][1]
+        return entries[index][1], entries[index][2]
     return None
 
 
