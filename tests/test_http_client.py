@@ -154,6 +154,9 @@ async def test_an_answer_in_time_is_taken_though_the_loop_reads_it_after_the_dea
         else:
             with pytest.raises(TimeoutError):
                 await answer
+            # read after the deadline, the whole answer came after it too: time ran out waiting for its first byte
+            assert timing.stage() == "transfer"
+            assert timing.stage(start + 0.1) == "waiting for the response (ttfb)"
 
 
 async def test_without_kernel_receive_stamps_the_answer_is_timed_when_read(

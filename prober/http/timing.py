@@ -106,17 +106,23 @@ class AttemptTiming:
     def phases(self) -> dict[Phase, float]:
         return {phase: self._sums[phase] for phase in Phase if phase in self._sums}
 
-    def stage(self) -> str:
-        """Where the attempt was when it stopped: for the detail of a timeout."""
-        if self._first_byte is not None:
+    def stage(self, at: float | None = None) -> str:
+        """Where the attempt was at `at` (perf_counter time, by default now): for the detail of a timeout, at its
+        deadline. A mark after it does not count: a late loop that reads, past the deadline, an answer that came
+        after it was still waiting for the first byte when time ran out, not in the transfer."""
+
+        def by(mark: float | None) -> bool:
+            return mark is not None and (at is None or mark <= at)
+
+        if by(self._first_byte):
             return "transfer"
-        if self._hop_sent is not None:
+        if by(self._hop_sent):
             return "waiting for the response (ttfb)"
-        if self._tls_start is not None:
+        if by(self._tls_start):
             return "TLS handshake"
-        if self._dns_start is not None and self._dns_end is None:
+        if by(self._dns_start) and not by(self._dns_end):
             return "DNS"
-        if self._conn_start is not None:
+        if by(self._conn_start):
             return "connect"
         return "start"
 

@@ -64,7 +64,8 @@ class HttpProber:
             response = await exchange_within(self._request, timing, start, self.check.timeout)
         except TimeoutError:
             return self._result(Reason.TIMEOUT, started_at, start, timing,
-                                detail=f"no answer within {self.check.timeout:g}s (during {timing.stage()})")
+                                detail=f"no answer within {self.check.timeout:g}s "
+                                       f"(during {timing.stage(start + self.check.timeout)})")
         except BodyTooLargeError as exc:
             timing.body_end()
             return self._result(Reason.TOO_LARGE, started_at, start, timing, exc.status, detail=str(exc))
