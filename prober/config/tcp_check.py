@@ -56,4 +56,8 @@ class TcpCheck(CheckBase):
             raise ValueError("starttls upgrades a plain connection: not with tls: true")
         if sum(step.starttls for step in self.query_response) > 1:
             raise ValueError("at most one starttls step")
+        if self.expect.cert_min_days is not None and not self.tls and not any(
+                step.starttls for step in self.query_response):
+            raise ValueError("expect.cert_min_days reads the server's certificates: it needs tls: true or a "
+                             "starttls step")
         return self
