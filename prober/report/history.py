@@ -23,12 +23,19 @@ from prober.slo.rules import check_matcher, le_matcher
 MAX_POINTS = 10_000
 """Prometheus refuses more than 11,000 points per series per query; the step grows to stay under."""
 TIMEOUT_S = 60.0
+CHECKS_PER_QUERY = 200
+"""Checks named in one query: keeps its URL a few KB long. A query that still loads more samples than the server's
+--query.max-samples allows (50 million by default: 10,000 points of 5,000 series) is asked again in halves."""
 
 Key = tuple[str, str]  # (check, region)
 
 
 class PrometheusError(Exception):
     """Prometheus could not be reached or refused a query; the message says which and why."""
+
+
+class TooManySamplesError(PrometheusError):
+    """Prometheus refused a query that would load more samples than its --query.max-samples."""
 
 
 @dataclass
@@ -97,7 +104,9 @@ class PrometheusClient:
             with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
                 answer = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise PrometheusError(f"{self.base_url}: {expr}: {_error_of(exc)}") from None
+            error = _error_of(exc)
+            kind = TooManySamplesError if "too many samples" in error else PrometheusError
+            raise kind(f"{self.base_url}: {expr}: {error}") from None
         except (OSError, ValueError) as exc:
             raise PrometheusError(f"{self.base_url}: cannot query: {exc}") from None
         if answer.get("status") != "success":
@@ -160,24 +169,28 @@ def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: floa
     names = [check.name for check in config.checks]
     if not names:
         return History(start, end, step_s, {})
-    sel = f'job="{config.rules.job}", {check_matcher(names)}'
 
-    def counter(expr: str, extra: str | None = None) -> dict[tuple[str, ...], list[float]]:
+    def counter(metric: str, extra: str | None = None, of: Sequence[str] = names,
+                matcher: str = "") -> dict[tuple[str, ...], list[float]]:
         # values at start, start + step, ... end: the one at `start` is what the first step counts from
         labels = ("check", "region", *((extra,) if extra else ()))
-        return increments_by(client.query_range(expr, start, end, step_s), start, step_s, steps, labels)
+        series = [one for first in range(0, len(of), CHECKS_PER_QUERY)
+                  for one in _series_of(client, metric, f'job="{config.rules.job}", {matcher}',
+                                        of[first:first + CHECKS_PER_QUERY], start, end, step_s)]
+        return increments_by(series, start, step_s, steps, labels)
 
-    runs = counter(f"prober_check_runs_total{{{sel}}}")
-    successes = counter(f"prober_check_successes_total{{{sel}}}")
-    failures = counter(f"prober_check_failures_total{{{sel}}}", "reason")
-    within: dict[tuple[str, ...], list[float]] = {}
+    runs = counter("prober_check_runs_total")
+    successes = counter("prober_check_successes_total")
+    failures = counter("prober_check_failures_total", "reason")
+    by_threshold: dict[float, list[str]] = defaultdict(list)  # checks that share a threshold share its queries
     for check in config.checks:
         if check.slo is not None and check.slo.latency is not None:
-            expr = (f'prober_check_duration_seconds_bucket{{job="{config.rules.job}", check="{check.name}", '
-                    f'le=~"{le_matcher(check.slo.latency.threshold)}"}}')
-            within.update(counter(expr))
-    sums = counter(f"prober_check_duration_seconds_sum{{{sel}}}") if durations else {}
-    runs_timed = counter(f"prober_check_duration_seconds_count{{{sel}}}") if durations else {}
+            by_threshold[check.slo.latency.threshold].append(check.name)
+    within: dict[tuple[str, ...], list[float]] = {}
+    for threshold, of in by_threshold.items():
+        within.update(counter("prober_check_duration_seconds_bucket", None, of, f'le=~"{le_matcher(threshold)}", '))
+    sums = counter("prober_check_duration_seconds_sum") if durations else {}
+    runs_timed = counter("prober_check_duration_seconds_count") if durations else {}
     counts: dict[Key, Counts] = {}
     for key, run_steps in runs.items():
         name, region = key
@@ -188,3 +201,17 @@ def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: floa
             duration_sum_s=sums.get(key, [0.0] * steps) if durations else None,
             duration_count=runs_timed.get(key, [0.0] * steps) if durations else None)
     return History(start, end, step_s, counts)
+
+
+def _series_of(client: PrometheusClient, metric: str, matchers: str, names: Sequence[str], start: float, end: float,
+               step_s: float) -> list[dict[str, Any]]:
+    """query_range of `metric`{`matchers`, these checks}; asked again in halves while Prometheus says it would load
+    too many samples (a single check's series that are still too many: its error stands)."""
+    try:
+        return client.query_range(f"{metric}{{{matchers}{check_matcher(names)}}}", start, end, step_s)
+    except TooManySamplesError:
+        if len(names) == 1:
+            raise
+    half = len(names) // 2
+    return [*_series_of(client, metric, matchers, names[:half], start, end, step_s),
+            *_series_of(client, metric, matchers, names[half:], start, end, step_s)]
