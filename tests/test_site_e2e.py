@@ -20,6 +20,10 @@ from typing import Any
 import pytest
 
 from prober.cli import main
+from prober.config import load_config
+from prober.report.history import RECENT_S, Counts, History, PrometheusClient, fetch
+from prober.site.publish import SiteSource
+from prober.site.snapshot import SiteOptions, history_range
 from tests.browsers import headless_chromium
 from tests.processes import REPO, PrometheusProcess, free_port
 from tests.site_history import AT, LATE, write_blocks
@@ -186,6 +190,69 @@ def test_latency_days_and_a_late_region(tmp_path: Path, prometheus: PrometheusPr
     assert LATE[2] > AT - 30 * 86400
     assert html.count("No data") >= 60 or html.lower().count("no data") >= 60
     assert "60.3" not in html  # no error budget without --internal
+
+
+class RecordingClient(PrometheusClient):
+    """The real client, noting the range of every query it sends."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url)
+        self.ranges: list[tuple[float, float]] = []
+
+    def _query_range(self, expr: str, start: float, end: float, step_s: float) -> list[dict[str, Any]]:
+        self.ranges.append((start, end))
+        return super()._query_range(expr, start, end, step_s)
+
+
+def whole(tmp_path: Path, url: str, at: float) -> History:
+    """The 90 days as of `at`, read in one go."""
+    config = tmp_path / "agent.yaml"
+    config.write_text(CONFIG)
+    loaded = load_config(config)
+    return fetch(PrometheusClient(url), loaded, *history_range(at, 90, "Asia/Shanghai", 900), 900, durations=True)
+
+
+def rebuilt(tmp_path: Path, url: str, first_at: float) -> tuple[SiteSource, RecordingClient]:
+    """A site source built as of `first_at`, then as of AT, its client's ranges of the second build only."""
+    config = tmp_path / "agent.yaml"
+    config.write_text(CONFIG)
+    client = RecordingClient(url)
+    source = SiteSource(load_config(config), client, SiteOptions(), step_s=900, at=first_at)
+    source.build()
+    client.ranges.clear()
+    source.at = AT
+    return source, client
+
+
+def test_a_rebuild_reads_only_its_last_hour_again_and_is_what_a_whole_read_is(
+        tmp_path: Path, prometheus: PrometheusProcess) -> None:
+    url = f"http://127.0.0.1:{prometheus.port}"
+    source, client = rebuilt(tmp_path, url, AT - 1800)
+    source.build()
+    # the first build ended at AT - 30 min: the second reads from an hour before that (on the 15-minute grid)
+    assert client.ranges and all(start >= AT - 1800 - RECENT_S - 900 for start, _ in client.ranges), client.ranges
+    assert source.kept == whole(tmp_path, url, AT)
+    # a month later, with a region's check that began in between: still the whole read's numbers
+    source, client = rebuilt(tmp_path, url, LATE[2] - 1800)
+    source.build()
+    assert all(start >= LATE[2] - 1800 - RECENT_S - 900 for start, _ in client.ranges)
+    assert source.kept == whole(tmp_path, url, AT)
+
+
+def test_a_series_with_a_gap_where_the_rebuild_begins_is_read_whole(
+        tmp_path: Path, prometheus: PrometheusProcess) -> None:
+    # as if home_page had run in ap before Nov 1 and then gone quiet: its first sample after the gap must count
+    # from its last one before it, which only a whole read has
+    url = f"http://127.0.0.1:{prometheus.port}"
+    source, client = rebuilt(tmp_path, url, LATE[2] - 1800)
+    assert source.kept is not None and ("home_page", "ap") not in source.kept.counts
+    steps = source.kept.steps
+    source.kept.counts[("home_page", "ap")] = Counts([0.0] * steps, [0.0] * steps, None, {}, [0.0] * steps,
+                                                     [0.0] * steps)
+    source.build()
+    start = history_range(AT, 90, "Asia/Shanghai", 900)[0]
+    assert any(begin == start for begin, _ in client.ranges)  # the whole range, read again
+    assert source.kept == whole(tmp_path, url, AT)
 
 
 def test_chinese_site(tmp_path: Path, prometheus: PrometheusProcess) -> None:

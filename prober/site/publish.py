@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from prober.config.models import AgentConfig
-from prober.report.history import History, PrometheusClient, PrometheusError, fetch
+from prober.report.history import History, PrometheusClient, PrometheusError, refresh
 from prober.site.feed import atom_feed, rss_feed
 from prober.site.html import render_pages
 from prober.site.model import Freshness, Snapshot
@@ -62,7 +62,7 @@ class SiteSource:
         start, end = history_range(at, self.config.site.days, self.config.site.timezone, self.step_s)
         stale: str | None = None
         try:
-            self.kept = fetch(self.client, self.config, start, end, self.step_s, durations=True)
+            self.kept = refresh(self.client, self.config, self.kept, start, end, self.step_s)
             self.fresh_at = at
         except PrometheusError as exc:
             stale = str(exc)
