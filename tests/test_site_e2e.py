@@ -44,6 +44,7 @@ checks:
     interval: 1m
     slo: {latency: {threshold: 500ms, target: 99}}
   - {name: home_page, type: http, url: "http://127.0.0.1:9/", interval: 1m}
+  - {name: admin_login, type: http, url: "http://127.0.0.1:9/admin", interval: 1m}  # on no service of the site
 slos:
   - {name: checkout_works, checks: [shop_checkout, shop_payment], availability: 99.5}
 maintenance:
@@ -198,9 +199,11 @@ class RecordingClient(PrometheusClient):
     def __init__(self, base_url: str) -> None:
         super().__init__(base_url)
         self.ranges: list[tuple[float, float]] = []
+        self.exprs: list[str] = []
 
     def _query_range(self, expr: str, start: float, end: float, step_s: float) -> list[dict[str, Any]]:
         self.ranges.append((start, end))
+        self.exprs.append(expr)
         return super()._query_range(expr, start, end, step_s)
 
 
@@ -232,6 +235,7 @@ def test_a_rebuild_reads_only_its_last_hour_again_and_is_what_a_whole_read_is(
     # the first build ended at AT - 30 min: the second reads from an hour before that (on the 15-minute grid)
     assert client.ranges and all(start >= AT - 1800 - RECENT_S - 900 for start, _ in client.ranges), client.ranges
     assert source.kept == whole(tmp_path, url, AT)
+    assert not any("admin_login" in expr for expr in client.exprs)  # a check the site does not show is not read
     # a month later, with a region's check that began in between: still the whole read's numbers
     source, client = rebuilt(tmp_path, url, LATE[2] - 1800)
     source.build()

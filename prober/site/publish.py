@@ -62,7 +62,7 @@ class SiteSource:
         start, end = history_range(at, self.config.site.days, self.config.site.timezone, self.step_s)
         stale: str | None = None
         try:
-            self.kept = refresh(self.client, self.config, self.kept, start, end, self.step_s)
+            self.kept = refresh(self.client, _shown_checks(self.config), self.kept, start, end, self.step_s)
             self.fresh_at = at
         except PrometheusError as exc:
             stale = str(exc)
@@ -73,6 +73,12 @@ class SiteSource:
             log.warning("site: %s", problem)
         return snapshot(self.config, self.kept, at, Freshness(self.fresh_at, stale), notes, self.options,
                         generated_at=time.time())
+
+
+def _shown_checks(config: AgentConfig) -> AgentConfig:
+    """`config` with only the checks the site's services show: the others' counters are never read."""
+    shown = {name for service in site_services(config) for name in service.checks}
+    return config.model_copy(update={"checks": [check for check in config.checks if check.name in shown]})
 
 
 def _service_keys(config: AgentConfig) -> dict[str, str]:
