@@ -1,7 +1,7 @@
-"""deploy/ validates: kustomize builds each region's overlay and the sharded StatefulSet, every built document
-passes the Kubernetes JSON schemas, the committed rule files are what `prober rules` writes today, promtool
-accepts every Prometheus config, the example agent.yamls load (sharded too), and docker-compose mounts files
-that exist. (The dashboard's queries run against a real Prometheus in test_slo_e2e.py.)"""
+"""deploy/ validates: kustomize builds each region's overlay, the sharded StatefulSet and the status site, every
+built document passes the Kubernetes JSON schemas, the committed rule files are what `prober rules` writes today,
+promtool accepts every Prometheus config, the example agent.yamls load (sharded too), and docker-compose mounts
+files that exist. (The dashboard's queries run against a real Prometheus in test_slo_e2e.py.)"""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from prober.cli import main
+from prober.cli import _parser, main
 from prober.config import load_config
+from prober.site.services import site_services
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 REGIONS = ("eu-west", "us-east", "ap-south")
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
-KUSTOMIZATIONS = (*(f"overlays/{region}" for region in REGIONS), "rules", "sharded")
+KUSTOMIZATIONS = (*(f"overlays/{region}" for region in REGIONS), "rules", "sharded", "site")
 # the oldest Kubernetes the manifests need (the pod-index label of the sharded StatefulSet) and the newest
 # whose schemas the pinned kubernetes-validate ships, so neither a too new field nor a removed API passes
 SCHEMA_VERSIONS = ("1.28", kubernetes_validate.latest_version())
@@ -123,6 +124,38 @@ def test_each_shard_of_the_base_agent_yaml_runs_its_own_checks(monkeypatch: pyte
         assert config.agent.shard_of == (index, shards["replicas"])
         ran.update(c.name for c in config.checks if config.runs_here(c))
     assert every_check and ran == Counter(every_check)  # each exactly once, none left out
+
+
+def test_the_site_kustomization_serves_the_status_site_of_the_base_agent_yaml() -> None:
+    """One Deployment of `prober site` and its Service, with the base's agent.yaml and nothing else of the base."""
+    docs = by_kind_and_name(kustomize(DEPLOY / "kubernetes" / "site"))
+    assert sorted(kind for kind, _ in docs) == ["ConfigMap", "Deployment", "Service"]
+    site = docs[("Deployment", "prober-site")]["spec"]
+    pod = site["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["command"][-2:] == ["prober", "site"]
+    args = container["args"]
+    parsed = _parser().parse_args(["site", *args])  # flags the CLI takes (argparse exits on any other)
+    assert parsed.every == 60 and parsed.prometheus.startswith("http://")
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
+    assert args[args.index("--listen") + 1] == f"0.0.0.0:{port}"
+    assert container["readinessProbe"]["httpGet"] == {"path": "/", "port": "http"}  # 503 until the first build
+    assert "tcpSocket" in container["livenessProbe"]  # a long first build is not a dead process
+    # the mounted ConfigMap is the base's agent.yaml, at the path --config names
+    config_map = next(d for (kind, _), d in docs.items() if kind == "ConfigMap")
+    assert {v["name"]: v for v in pod["volumes"]}["config"]["configMap"]["name"] == config_map["metadata"]["name"]
+    mount = {m["name"]: m for m in container["volumeMounts"]}["config"]["mountPath"]
+    assert args[args.index("--config") + 1] == f"{mount}/agent.yaml"
+    agent_yaml = DEPLOY / "kubernetes" / "base" / "agent.yaml"
+    assert config_map["data"]["agent.yaml"] == agent_yaml.read_text()
+    assert site_services(load_config(agent_yaml))  # a site with services to show
+    # its Service reaches the pod by the port's name
+    service = docs[("Service", "prober-site")]["spec"]
+    assert service["selector"].items() <= site["template"]["metadata"]["labels"].items()
+    assert site["selector"]["matchLabels"].items() <= site["template"]["metadata"]["labels"].items()
+    assert [p["targetPort"] for p in service["ports"]] == ["http"]
 
 
 @pytest.mark.parametrize("version", SCHEMA_VERSIONS)
