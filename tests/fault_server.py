@@ -217,12 +217,15 @@ async def serve(port_file: Path, tls: ssl.SSLContext | None) -> None:
 class FaultServer:
     """Starts tests/fault_server.py as a process and stops it by PID."""
 
-    def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, directory: Path, tls: tuple[Path, Path] | None = None, client_ca: Path | None = None) -> None:
+        """Over TLS with `tls` (cert, key); with `client_ca` too, only for clients with a certificate it signed."""
         self.tls = tls is not None
         port_file = directory / f"fault-{time.monotonic_ns()}.port"
         args = [sys.executable, "-m", "tests.fault_server", "--port-file", str(port_file)]
         if tls:
             args += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+        if client_ca:
+            args += ["--client-ca", str(client_ca)]
         self.process, self.port = start_reporting_port(args, port_file, "fault server")
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
@@ -237,11 +240,15 @@ def main() -> None:
     parser.add_argument("--port-file", type=Path, required=True)
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--client-ca")
     args = parser.parse_args()
     tls = None
     if args.tls_cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.client_ca:
+            tls.load_verify_locations(args.client_ca)
+            tls.verify_mode = ssl.CERT_REQUIRED
     asyncio.run(serve(args.port_file, tls))
 
 

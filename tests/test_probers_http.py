@@ -16,6 +16,7 @@ from prober.result import Phase, Reason, Result, TlsOutcome
 from tests.fault_server import FaultServer
 from tests.tls_certs import Certs
 from tests.tls_chain_certs import ChainCerts, make_chain_certs
+from tests.tls_chain_servers import ChainServer
 
 
 async def probe(url: str, **fields: Any) -> Result:
@@ -253,3 +254,32 @@ async def test_an_expired_intermediate_is_tls_and_named(
     assert result.reason is Reason.TLS
     assert result.detail.startswith("intermediate CN=Test Intermediate expired "), result.detail
     assert result.cert_not_after == pytest.approx(chain_certs.expired_intermediate_not_after, abs=1)
+
+
+@pytest.fixture(scope="module")
+def mtls(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[dict[str, str]]:
+    """Two servers that ask for a client certificate signed by the test CA: `refusing` (on blocking sockets)
+    sends OpenSSL's alert when it refuses one, as nginx does; `serving` answers HTTP to the clients it accepts.
+    Under TLS 1.3 both judge the certificate after the client's handshake has ended, so a refusal comes on the
+    client's first read."""
+    directory = tmp_path_factory.mktemp("mtls")
+    refusing = ChainServer(directory, certs.good, client_ca=certs.ca_cert, blocking=True)
+    serving = FaultServer(directory, certs.good, client_ca=certs.ca_cert)
+    yield {"refusing": f"https://{refusing.target()}/", "serving": serving.url("/ok")}
+    refusing.stop()
+    serving.stop()
+
+
+@pytest.mark.parametrize(("client", "alert"), [(None, "certificate required"), ("selfsigned", "unknown ca")])
+async def test_a_refused_client_certificate_is_tls_and_says_the_servers_alert(
+        mtls: dict[str, str], certs: Certs, client: str | None, alert: str) -> None:
+    tls: dict[str, str] = {"ca_file": str(certs.ca_cert)}
+    if client is not None:
+        cert, key = getattr(certs, client)
+        tls.update(cert_file=str(cert), key_file=str(key))
+    refused = await probe(mtls["refusing"], tls=tls)
+    assert refused.reason is Reason.TLS, refused.detail
+    assert alert in refused.detail
+    good = {"cert_file": str(certs.good[0]), "key_file": str(certs.good[1])}
+    accepted = await probe(mtls["serving"], tls={**tls, **good})
+    assert accepted.ok, accepted.detail

@@ -379,6 +379,9 @@ class _AnswerReader(asyncio.Protocol):
             what = "abnormally during the body"
         else:
             what = "in the middle of a chunked body"
+        if isinstance(exc, ssl.SSLError):  # a TLS alert (a refused client certificate, under TLS 1.3): tls
+            self._fail(exc)
+            return
         cause = f" ({exc.__class__.__name__}: {exc})" if exc is not None else ""
         self._fail(ProtocolError(f"the connection closed {what}{cause}"))
 

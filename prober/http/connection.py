@@ -135,17 +135,24 @@ class Connection:
         if self._sent_stamps:
             self._take_sent_stamp()  # a stamp that came after its send: read, so the error queue wakes no one
         try:
-            if self._timestamps:
-                data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, self._cmsg_space)
-                self.received_at = receive_stamps.arrival(ancillary)
-            else:
-                data = self._sock.recv(READ_SIZE)
-                self.received_at = time.perf_counter()
+            data = self._receive()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
             self._lose(exc)
             return
+        self._deliver(data)
+
+    def _receive(self) -> bytes:
+        if self._timestamps:
+            data, ancillary, _, _ = self._sock.recvmsg(READ_SIZE, self._cmsg_space)
+            self.received_at = receive_stamps.arrival(ancillary)
+        else:
+            data = self._sock.recv(READ_SIZE)
+            self.received_at = time.perf_counter()
+        return data
+
+    def _deliver(self, data: bytes) -> None:
         if not data:
             self._end()
         elif self._tls is None:
@@ -226,7 +233,7 @@ class Connection:
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
-            self._lose(exc)
+            self._write_failed(exc)
             return
         if sent < len(data):
             self._unsent += data[sent:]
@@ -240,13 +247,25 @@ class Connection:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
-            self._lose(exc)
+            self._write_failed(exc)
             return
         del self._unsent[:sent]
         if not self._unsent:
             self._loop.remove_writer(self._sock.fileno())
             if self._sent_stamps:
                 self._take_sent_stamp()
+
+    def _write_failed(self, exc: OSError) -> None:
+        """A write failed (the peer reset the connection): what the peer sent before it is read first, while the
+        socket still holds it, as its last word (a TLS alert refusing the client's certificate under TLS 1.3,
+        an answer to a request it would not read); the write's error stands only when there was none."""
+        while not self._closed:
+            try:
+                data = self._receive()
+            except OSError:
+                break
+            self._deliver(data)
+        self._lose(exc)
 
     def _take_sent_stamp(self) -> None:
         wall_ns = send_stamps.read_latest(self._sock)
