@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ import pytest_asyncio
 from prober.config.models import JourneysSection
 from prober.config.page_check import PageCheck
 from prober.journey import processes
+from prober.journey.browser import BrowserOwner
+from prober.journey.page_run import run_page
 from prober.journey.pool import WorkerPool, new_run_id
 from prober.journey.protocol import MAX_RESOURCES, RunRequest, decode_result, encode_result
-from prober.journey.resources import Parties, registrable_domain, shown_url
+from prober.journey.resources import Parties, ResourceRecorder, registrable_domain, shown_url
 from prober.probers.journey import JourneyProber
 from prober.result import (
     PageOutcome,
@@ -369,3 +372,24 @@ def test_a_page_outcome_crosses_the_protocol_bounded_and_validated() -> None:
         decode_result("p", short)
     assert decode_result("p", json.loads(encode_result("r", result.__class__(
         check="p", ok=True, reason=Reason.OK, duration_s=1.0, started_at=1.0)))).protocol is None
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_page_run_that_fails_inside_leaves_no_scratch_har(
+    site: PageSite, artifacts_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in this process, with a real browser: the run raises after its HAR folder was made (the worker reports
+    # such a run as internal); the folder must go with it, or every such run leaks one into the temp dir
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("a bug in the resource recorder")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(ResourceRecorder, "outcome", broken)
+    owner = BrowserOwner("headless_shell", None, [])
+    try:
+        with pytest.raises(RuntimeError, match="resource recorder"):
+            await run_page(page_request(page_check(site.url("/")), artifacts_dir), owner)
+    finally:
+        await owner.close()
+    assert not scratch_hars(tmp_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -113,8 +114,15 @@ class PageRun:
         self.har: Path | None = None
 
     async def run(self) -> Result:
-        started_at = time.time()
         self.har = await _har_scratch(self.request)
+        try:
+            return await self._run()
+        finally:  # a run cancelled or failed before its HAR was kept or dropped leaves no temporary folder behind
+            if self.har is not None:
+                shutil.rmtree(self.har.parent, ignore_errors=True)  # gone already, or one small file
+
+    async def _run(self) -> Result:
+        started_at = time.time()
         failure = await self._open_and_load()
         load, state = self.load, self.state
         if load.status is None:  # the load did not finish: the document may still have answered
