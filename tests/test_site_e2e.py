@@ -21,7 +21,8 @@ import pytest
 
 from prober.cli import main
 from prober.config import load_config
-from prober.report.history import RECENT_S, Counts, History, PrometheusClient, fetch
+from prober.report.history import Counts, History, PrometheusClient, fetch
+from prober.report.history_refresh import RECENT_S
 from prober.site.publish import SiteSource
 from prober.site.snapshot import SiteOptions, history_range
 from tests.browsers import headless_chromium

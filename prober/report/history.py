@@ -2,8 +2,7 @@
 
 It asks Prometheus' HTTP API for the raw cumulative counters of every series (query_range, one value per
 step) and takes the differences itself, a counter reset (an agent restart) counting its new value: exact counts
-with no rate() extrapolation at the period's edges. Then it sums the series by (check, region). `refresh`
-brings a history it already holds up to date (the status site's every build) by reading only its recent part.
+with no rate() extrapolation at the period's edges. Then it sums the series by (check, region).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +23,6 @@ from prober.slo.rules import check_matcher, le_matcher
 MAX_POINTS = 10_000
 """Prometheus refuses more than 11,000 points per series per query; the step grows to stay under."""
 TIMEOUT_S = 60.0
-RECENT_S = 3600.0
-"""What a refresh reads again of the history it holds: samples of the last hour may still be coming in late."""
 CHECKS_PER_QUERY = 200
 """Checks named in one query: keeps its URL a few KB long. A query that still loads more samples than the server's
 --query.max-samples allows (50 million by default: 10,000 points of 5,000 series) is asked again in halves."""
@@ -171,7 +168,7 @@ def fetch(client: PrometheusClient, config: AgentConfig, start: float, end: floa
     """The counters of every check of `config` over [start, end) (with `durations`, the duration histogram's
     sum and count too); raises PrometheusError. The step grows to stay under Prometheus' point limit unless
     `durations` (then the range is asked in pieces: the caller's step is kept). A series of a key (check,
-    region[, reason]) in `anchored` that has no sample at `start` raises UnanchoredError (see `refresh`)."""
+    region[, reason]) in `anchored` that has no sample at `start` raises UnanchoredError (see history_refresh.py)."""
     if not durations:
         step_s = step_for(start, end, step_s)
     steps = round((end - start) / step_s)
@@ -229,63 +226,3 @@ def _series_of(client: PrometheusClient, metric: str, matchers: str, names: Sequ
     return [*_series_of(client, metric, matchers, names[:half], start, end, step_s),
             *_series_of(client, metric, matchers, names[half:], start, end, step_s)]
 
-
-def refresh(client: PrometheusClient, config: AgentConfig, kept: History | None, start: float, end: float,
-            step_s: float) -> History:
-    """`fetch(..., durations=True)` over [start, end), reading only what came after `kept` (an earlier result on
-    the same grid) and its last hour again: the status site's every build, which would otherwise ask Prometheus
-    for 90 days of every check each minute. The whole range is read when `kept` does not fit, or when a series
-    it held has a gap over where the new part begins."""
-    recent_from = _recent_from(kept, start, end, step_s)
-    if kept is not None and recent_from is not None:
-        known = {(*key, reason) for key, counts in kept.counts.items() for reason in counts.failures_by_reason}
-        try:
-            recent = fetch(client, config, recent_from, end, step_s, durations=True, anchored={*kept.counts, *known})
-        except UnanchoredError:
-            pass
-        else:
-            return joined(kept, recent, start)
-    return fetch(client, config, start, end, step_s, durations=True)
-
-
-def _recent_from(kept: History | None, start: float, end: float, step_s: float) -> float | None:
-    """Where a refresh of `kept` to [start, end) begins to read (on the grid), None if `kept` cannot be used."""
-    if kept is None or kept.step_s != step_s or not kept.start <= start < kept.end <= end:
-        return None
-    if abs((start - kept.start) / step_s - round((start - kept.start) / step_s)) > 1e-6:
-        return None
-    recent_from = kept.start + math.floor((kept.end - RECENT_S - kept.start) / step_s) * step_s
-    return recent_from if recent_from > start else None
-
-
-def joined(older: History, newer: History, start: float) -> History:
-    """`older`'s steps from `start` to where `newer` begins, then `newer`'s (both on one grid). A (check, region)
-    that `older` alone has and that ran nothing since `start` is dropped: a whole fetch would not have it."""
-    first, cut = (round((at - older.start) / older.step_s) for at in (start, newer.start))
-    steps_before, steps_after = cut - first, newer.steps
-
-    def join(before: list[float] | None, after: list[float] | None) -> list[float]:
-        return [*(before[first:cut] if before is not None else [0.0] * steps_before),
-                *(after if after is not None else [0.0] * steps_after)]
-
-    def optional(of: Callable[[Counts], list[float] | None], a: Counts | None,
-                 b: Counts | None) -> list[float] | None:
-        before, after = of(a) if a else None, of(b) if b else None
-        return None if before is None and after is None else join(before, after)
-
-    counts: dict[Key, Counts] = {}
-    for key in [*older.counts, *(key for key in newer.counts if key not in older.counts)]:
-        a, b = older.counts.get(key), newer.counts.get(key)
-        runs = join(a.runs if a else None, b.runs if b else None)
-        if b is None and not any(runs):
-            continue
-        reasons = [*(a.failures_by_reason if a else {}),
-                   *(r for r in (b.failures_by_reason if b else {}) if not a or r not in a.failures_by_reason)]
-        counts[key] = Counts(
-            runs=runs, successes=join(a.successes if a else None, b.successes if b else None),
-            within=optional(lambda c: c.within, a, b),
-            failures_by_reason={reason: join(a.failures_by_reason.get(reason) if a else None,
-                                             b.failures_by_reason.get(reason) if b else None) for reason in reasons},
-            duration_sum_s=optional(lambda c: c.duration_sum_s, a, b),
-            duration_count=optional(lambda c: c.duration_count, a, b))
-    return History(start, newer.end, newer.step_s, counts)

@@ -22,7 +22,8 @@ from pathlib import Path
 from aiohttp import web
 
 from prober.config.models import AgentConfig
-from prober.report.history import History, PrometheusClient, PrometheusError, refresh
+from prober.report.history import History, PrometheusClient, PrometheusError
+from prober.report.history_refresh import refresh
 from prober.site.feed import atom_feed, rss_feed
 from prober.site.html import render_pages
 from prober.site.model import Freshness, Snapshot
