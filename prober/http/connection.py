@@ -24,6 +24,7 @@ import time
 from prober.http import receive_stamps, send_stamps
 
 READ_SIZE = 256 * 1024
+LAST_WORD_READS = 16  # what a failed write reads of what the peer had sent: an alert, an answer, at most 4 MiB
 
 
 class Connection:
@@ -259,7 +260,9 @@ class Connection:
         """A write failed (the peer reset the connection): what the peer sent before it is read first, while the
         socket still holds it, as its last word (a TLS alert refusing the client's certificate under TLS 1.3,
         an answer to a request it would not read); the write's error stands only when there was none."""
-        while not self._closed:
+        for _ in range(LAST_WORD_READS):
+            if self._closed:
+                return
             try:
                 data = self._receive()
             except OSError:
