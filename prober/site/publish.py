@@ -56,6 +56,11 @@ class SiteSource:
     fresh_at: float | None = None  # when the data was last read whole
     kept: History | None = None  # the last good history, shown stale when Prometheus fails
     problems: list[str] = field(default_factory=list)  # of the last build's notes
+    shown: AgentConfig = field(init=False)  # `config` with only the checks its services show: what is read
+
+    def __post_init__(self) -> None:
+        names = {name for service in site_services(self.config) for name in service.checks}
+        self.shown = self.config.model_copy(update={"checks": [c for c in self.config.checks if c.name in names]})
 
     def build(self) -> Snapshot:
         """A snapshot as of now (or `at`); never raises for Prometheus' or the notes' faults."""
@@ -63,7 +68,7 @@ class SiteSource:
         start, end = history_range(at, self.config.site.days, self.config.site.timezone, self.step_s)
         stale: str | None = None
         try:
-            self.kept = refresh(self.client, _shown_checks(self.config), self.kept, start, end, self.step_s)
+            self.kept = refresh(self.client, self.shown, self.kept, start, end, self.step_s)
             self.fresh_at = at
         except PrometheusError as exc:
             stale = str(exc)
@@ -74,12 +79,6 @@ class SiteSource:
             log.warning("site: %s", problem)
         return snapshot(self.config, self.kept, at, Freshness(self.fresh_at, stale), notes, self.options,
                         generated_at=time.time())
-
-
-def _shown_checks(config: AgentConfig) -> AgentConfig:
-    """`config` with only the checks the site's services show: the others' counters are never read."""
-    shown = {name for service in site_services(config) for name in service.checks}
-    return config.model_copy(update={"checks": [check for check in config.checks if check.name in shown]})
 
 
 def _service_keys(config: AgentConfig) -> dict[str, str]:
