@@ -108,9 +108,15 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusP
     server.stop()
 
 
-def build(tmp_path: Path, prometheus_url: str, *extra: str, out: str = "site") -> Path:
+def agent_yaml(tmp_path: Path) -> Path:
+    """CONFIG written as tmp_path's agent.yaml."""
     config = tmp_path / "agent.yaml"
     config.write_text(CONFIG)
+    return config
+
+
+def build(tmp_path: Path, prometheus_url: str, *extra: str, out: str = "site") -> Path:
+    config = agent_yaml(tmp_path)
     notes = tmp_path / "status"
     notes.mkdir(exist_ok=True)
     (notes / "payments.md").write_text(NOTE)
@@ -210,18 +216,14 @@ class RecordingClient(PrometheusClient):
 
 def whole(tmp_path: Path, url: str, at: float) -> History:
     """The 90 days as of `at`, read in one go."""
-    config = tmp_path / "agent.yaml"
-    config.write_text(CONFIG)
-    loaded = load_config(config)
-    return fetch(PrometheusClient(url), loaded, *history_range(at, 90, "Asia/Shanghai", 900), 900, durations=True)
+    start, end = history_range(at, 90, "Asia/Shanghai", 900)
+    return fetch(PrometheusClient(url), load_config(agent_yaml(tmp_path)), start, end, 900, durations=True)
 
 
 def rebuilt(tmp_path: Path, url: str, first_at: float) -> tuple[SiteSource, RecordingClient]:
     """A site source built as of `first_at`, then as of AT, its client's ranges of the second build only."""
-    config = tmp_path / "agent.yaml"
-    config.write_text(CONFIG)
     client = RecordingClient(url)
-    source = SiteSource(load_config(config), client, SiteOptions(), step_s=900, at=first_at)
+    source = SiteSource(load_config(agent_yaml(tmp_path)), client, SiteOptions(), step_s=900, at=first_at)
     source.build()
     client.ranges.clear()
     source.at = AT
@@ -321,8 +323,7 @@ def test_a_prometheus_that_is_down_or_hangs_gives_a_stale_site_never_a_green_one
 
 
 def test_served_live_and_rewritten_every_interval_until_sigterm(tmp_path: Path, prometheus: PrometheusProcess) -> None:
-    config = tmp_path / "agent.yaml"
-    config.write_text(CONFIG)
+    config = agent_yaml(tmp_path)
     port = free_port()
     log = tmp_path / "site.log"
     out = tmp_path / "site"
